@@ -1,0 +1,153 @@
+"""A conformance test mixin every env's tests reuse (in the spirit of dm_env's `EnvironmentTestMixin`).
+
+    class TestMyEnv(TextEnvConformance):
+        env_id = "agent_envs/MyEnv-v0"
+        env_kwargs = {"data_dir": ...}
+
+Each `test_*` method below then runs against `gymnasium.make(env_id, **env_kwargs)`. Override `make_env` for envs
+that need a fixture, and `good_response(env, info)` to return a response that is valid now (the default uses the
+first admissible action, or the expert when the env has one).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+from gymnasium.utils.env_checker import check_env
+
+from agent_envs.core import (
+    ACTION_VALID,
+    ADMISSIBLE_ACTIONS,
+    ANCHOR_OBS,
+    EXPERT_ACTION,
+    SCORE,
+    STEP,
+    SUCCESS,
+    TASK_ID,
+    TextEnv,
+)
+
+#: Responses a model may produce that contain no usable action; none may raise.
+BAD_RESPONSES: tuple[str, ...] = (
+    "",
+    "   \n\t ",
+    "I think I should look around first.",
+    "<action></action>",
+    "<action>unclosed",
+    "</action>backwards<action>",
+    "\x00\x01\x02\x1b[31m<<>>\x7f",
+    "行动：打开门 🚪 действие ação",
+    "<action>" + "x" * 5000 + "</action>",
+    "y" * (1 << 20),
+)
+
+
+class TextEnvConformance:
+    """Mixin with the contract tests. Subclasses set `env_id` (and `env_kwargs`) or override `make_env`."""
+
+    env_id: ClassVar[str] = ""
+    env_kwargs: ClassVar[dict[str, Any]] = {}
+    #: Envs whose engine is inherently nondeterministic may skip `check_env`'s determinism checks (say why).
+    skip_determinism: ClassVar[bool] = False
+
+    def make_env(self, **overrides: Any) -> gym.Env:
+        """A fresh env through `gymnasium.make`, with all wrappers."""
+        return gym.make(self.env_id, **{**self.env_kwargs, **overrides})
+
+    def good_response(self, env: gym.Env, info: dict[str, Any]) -> str:
+        """A response with an action that is admissible now."""
+        if info.get(EXPERT_ACTION):
+            return f"<action>{info[EXPERT_ACTION]}</action>"
+        actions = info.get(ADMISSIBLE_ACTIONS)
+        assert actions, "override good_response() for envs without admissible actions"
+        return f"<think>try</think><action>{actions[0]}</action>"
+
+    # ----- tests ------------------------------------------------------------------------------------------------
+    def test_is_text_env(self) -> None:
+        env = self.make_env()
+        try:
+            assert isinstance(env.unwrapped, TextEnv)
+            assert env.spec is not None and env.spec.max_episode_steps, "register a turn limit"
+        finally:
+            env.close()
+
+    def test_check_env(self) -> None:
+        env = self.make_env()
+        try:
+            if not self.skip_determinism:
+                check_env(env.unwrapped, skip_render_check=True)
+            obs, _ = env.reset(seed=0)
+            assert env.observation_space.contains(obs)
+        finally:
+            env.close()
+
+    def test_reset_info_and_replay(self) -> None:
+        env = self.make_env()
+        try:
+            obs, info = env.reset(seed=3)
+            assert isinstance(obs, str) and obs.strip()
+            for key in (TASK_ID, ACTION_VALID, ADMISSIBLE_ACTIONS, SUCCESS, SCORE, ANCHOR_OBS):
+                assert key in info, f"reset info lacks {key!r}"
+            obs2, info2 = env.reset(options={"task_id": info[TASK_ID]})
+            assert info2[TASK_ID] == info[TASK_ID]
+            if not self.skip_determinism:
+                assert obs2 == obs, "the same task must give the same first observation"
+        finally:
+            env.close()
+
+    def test_task_set(self) -> None:
+        env = self.make_env()
+        try:
+            task_set = env.unwrapped.task_set
+            sizes = task_set.sizes()
+            assert sizes and all(n > 0 for n in sizes.values()), sizes
+            split = next(iter(sizes))
+            first = task_set.task_ids(split)[0]
+            assert task_set.get(first).task_id == first
+        finally:
+            env.close()
+
+    def test_good_step(self) -> None:
+        env = self.make_env()
+        try:
+            _, info = env.reset(seed=1)
+            obs, reward, terminated, truncated, info = env.step(self.good_response(env, info))
+            assert isinstance(obs, str) and isinstance(reward, float)
+            assert info[ACTION_VALID] is True
+            for key in (TASK_ID, ADMISSIBLE_ACTIONS, SUCCESS, SCORE, STEP):
+                assert key in info, f"step info lacks {key!r}"
+        finally:
+            env.close()
+
+    def test_bad_responses_are_invalid_not_errors(self) -> None:
+        env = self.make_env()
+        try:
+            env.reset(seed=2)
+            for response in BAD_RESPONSES:
+                obs, reward, terminated, truncated, info = env.step(response)
+                assert info[ACTION_VALID] is False, f"accepted {response[:40]!r}"
+                assert isinstance(obs, str) and obs.strip() and len(obs) < 20_000
+                if terminated or truncated:
+                    env.reset(seed=2)
+        finally:
+            env.close()
+
+    def test_turn_limit_truncates(self) -> None:
+        env = self.make_env()
+        try:
+            env.reset(seed=4)
+            limit = env.spec.max_episode_steps
+            for turn in range(limit):
+                _, _, terminated, truncated, info = env.step("no action here")
+                assert not terminated
+                assert truncated == (turn == limit - 1)
+            assert info[SUCCESS] is False and SCORE in info
+        finally:
+            env.close()
+
+    def test_close_is_idempotent(self) -> None:
+        env = self.make_env()
+        env.reset(seed=5)
+        env.close()
+        env.close()

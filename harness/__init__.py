@@ -1,0 +1,1 @@
+"""harness: run LLM agents on `agent_envs` environments, store trajectories, report, and train."""
