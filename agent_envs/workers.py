@@ -1,0 +1,221 @@
+"""Envs living in worker processes: a small pool of our own (fresh interpreters, like multiprocessing's spawn).
+
+Heavy engines (ALFWorld's TextWorld, a browser) keep their state and their GIL in a worker, so many episodes can run
+side by side without blocking the caller. Each worker hosts several envs, keyed by a handle id; requests go down a
+pipe and a reader thread per worker resolves `concurrent.futures.Future`s, so callers in any thread (or asyncio via
+`asyncio.wrap_future`) wait without blocking one another. A worker that dies fails its pending calls with
+`EnvUnavailable` instead of hanging.
+
+Workers are started as `python -m agent_envs.workers --fd N` over a socket pair with `multiprocessing.connection`
+framing, rather than with `multiprocessing.Process`: spawn re-imports the caller's `__main__`, which re-runs any
+script that lacks an `if __name__ == "__main__"` guard.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from concurrent.futures import Future
+from typing import Any
+
+from agent_envs.errors import EnvUnavailable
+
+
+def _worker_main(conn: Any) -> None:
+    """Worker loop: make / reset / step / close envs on request until told to stop."""
+    import gymnasium as gym
+
+    import agent_envs  # noqa: F401 - registers the built-in ids in this process
+
+    envs: dict[int, Any] = {}
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            break
+        if request is None:
+            break
+        req_id, handle, method, args, kwargs = request
+        try:
+            if method == "make":
+                env_id, env_kwargs = args
+                envs[handle] = gym.make(env_id, **env_kwargs)
+                result: Any = None
+            elif method == "close":
+                env = envs.pop(handle, None)
+                if env is not None:
+                    env.close()
+                result = None
+            else:
+                result = getattr(envs[handle], method)(*args, **kwargs)
+            conn.send((req_id, True, result))
+        except BaseException as error:  # noqa: BLE001 - report every failure to the caller
+            detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            try:
+                conn.send((req_id, False, (f"{type(error).__name__}: {error}", detail)))
+            except Exception:  # noqa: BLE001 - e.g. an unpicklable result; the reader reports the broken pipe
+                break
+    for env in envs.values():
+        try:
+            env.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class RemoteEnvError(Exception):
+    """An exception raised inside a worker process; `remote_traceback` holds its traceback text."""
+
+    def __init__(self, message: str, remote_traceback: str):
+        super().__init__(message)
+        self.remote_traceback = remote_traceback
+
+
+class _Worker:
+    def __init__(self, index: int):
+        from multiprocessing.connection import Connection
+
+        parent_sock, child_sock = socket.socketpair()
+        child_fd = child_sock.fileno()
+        self.name = f"agent-envs-worker-{index}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "agent_envs.workers", "--fd", str(child_fd)],
+            pass_fds=(child_fd,),
+            stdin=subprocess.DEVNULL,
+        )
+        child_sock.close()
+        self.conn = Connection(parent_sock.detach())
+        self.pending: dict[int, Future] = {}
+        self.send_lock = threading.Lock()
+        self.open_envs = 0
+        self.alive = True
+        self.reader = threading.Thread(target=self._read, name=f"{self.name}-reader", daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                req_id, ok, payload = self.conn.recv()
+            except (EOFError, OSError):
+                break
+            future = self.pending.pop(req_id, None)
+            if future is None:
+                continue
+            if ok:
+                future.set_result(payload)
+            else:
+                future.set_exception(RemoteEnvError(*payload))
+        self.alive = False
+        code = self.process.poll()
+        for future in list(self.pending.values()):
+            if not future.done():
+                future.set_exception(EnvUnavailable(f"env worker {self.name} died (exit code {code})"))
+        self.pending.clear()
+
+    def call(self, req_id: int, handle: int, method: str, args: tuple, kwargs: dict) -> Future:
+        future: Future = Future()
+        if not self.alive:
+            future.set_exception(EnvUnavailable(f"env worker {self.name} is not running"))
+            return future
+        self.pending[req_id] = future
+        try:
+            with self.send_lock:
+                self.conn.send((req_id, handle, method, args, kwargs))
+        except (OSError, ValueError) as error:
+            self.pending.pop(req_id, None)
+            future.set_exception(EnvUnavailable(f"env worker {self.name}: {error}"))
+        return future
+
+
+class EnvWorkerPool:
+    """`n_workers` spawn processes hosting envs made with `gymnasium.make`.
+
+    Args:
+        n_workers: processes to start (each hosts any number of envs; new envs go to the least loaded one).
+    """
+
+    def __init__(self, n_workers: int = 2):
+        if n_workers < 1:
+            raise ValueError("n_workers must be >= 1")
+        self._workers = [_Worker(i) for i in range(n_workers)]
+        self._ids = itertools.count(1)
+        self._homes: dict[int, _Worker] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def open(self, env_id: str, env_kwargs: dict[str, Any] | None = None) -> tuple[int, Future]:
+        """Make an env in a worker; returns its handle and a future that resolves once it exists."""
+        with self._lock:
+            if self._closed:
+                raise EnvUnavailable("the env worker pool is closed")
+            alive = [w for w in self._workers if w.alive] or self._workers
+            worker = min(alive, key=lambda w: w.open_envs)
+            handle = next(self._ids)
+            worker.open_envs += 1
+            self._homes[handle] = worker
+        return handle, worker.call(next(self._ids), handle, "make", (env_id, dict(env_kwargs or {})), {})
+
+    def call(self, handle: int, method: str, *args: Any, **kwargs: Any) -> Future:
+        """Call `method` (e.g. "reset", "step") on the env behind `handle`; returns a future of the result."""
+        worker = self._homes.get(handle)
+        if worker is None:
+            future: Future = Future()
+            future.set_exception(EnvUnavailable(f"no open env with handle {handle}"))
+            return future
+        return worker.call(next(self._ids), handle, method, args, kwargs)
+
+    def release(self, handle: int) -> Future:
+        """Close the env behind `handle` (idempotent)."""
+        with self._lock:
+            worker = self._homes.pop(handle, None)
+            if worker is not None:
+                worker.open_envs -= 1
+        if worker is None:
+            done: Future = Future()
+            done.set_result(None)
+            return done
+        return worker.call(next(self._ids), handle, "close", (), {})
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Stop every worker (envs are closed by the workers); idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for worker in self._workers:
+            try:
+                with worker.send_lock:
+                    worker.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        for worker in self._workers:
+            try:
+                worker.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait(5.0)
+            worker.conn.close()
+
+    def __enter__(self) -> EnvWorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def _main() -> None:
+    """Entry point of a worker process: `python -m agent_envs.workers --fd N`."""
+    from multiprocessing.connection import Connection
+
+    if len(sys.argv) != 3 or sys.argv[1] != "--fd":
+        sys.exit("usage: python -m agent_envs.workers --fd N (started by EnvWorkerPool)")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _worker_main(Connection(int(sys.argv[2])))
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,94 @@
+"""Policies without a model: scripted replies (tests), the env's expert (upper bound / smoke runs), uniform random."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from harness.types import Message, PolicyResponse, StepContext
+
+Reply = str | PolicyResponse
+
+
+def _as_response(reply: Reply, started: float) -> PolicyResponse:
+    if isinstance(reply, PolicyResponse):
+        return reply
+    return PolicyResponse(text=str(reply), finish_reason="stop", latency_s=time.perf_counter() - started)
+
+
+class ScriptedPolicy:
+    """Replies from a list (indexed by the episode's turn, the last one repeated) or from a function.
+
+    Args:
+        replies: a list of replies, or `fn(messages, context) -> str | PolicyResponse` (may be async).
+        delay_s: seconds to wait before each reply (simulates a slow model; used by the kill/resume test).
+        name: shown in reports.
+    """
+
+    def __init__(
+        self,
+        replies: Sequence[Reply] | Callable[[list[Message], StepContext], Any] = ("<action>noop</action>",),
+        *,
+        delay_s: float = 0.0,
+        name: str = "scripted",
+    ):
+        if not callable(replies) and not replies:
+            raise ValueError("ScriptedPolicy needs at least one reply")
+        self.replies = replies
+        self.delay_s = float(delay_s)
+        self.name = name
+
+    async def respond(self, messages: list[Message], context: StepContext) -> PolicyResponse:
+        """The scripted reply for this turn (turn index = `context.step`)."""
+        started = time.perf_counter()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if callable(self.replies):
+            reply = self.replies(messages, context)
+            if inspect.isawaitable(reply):
+                reply = await reply
+        else:
+            reply = self.replies[min(context.step, len(self.replies) - 1)]
+        return _as_response(reply, started)
+
+
+class ExpertPolicy:
+    """Answers `<action>{expert action}</action>` from `context.info["expert_action"]`.
+
+    The runner builds envs with `expert=True` for policies whose `needs_expert` is true.
+    """
+
+    needs_expert = True
+
+    def __init__(self, *, delay_s: float = 0.0, name: str = "expert"):
+        self.delay_s = float(delay_s)
+        self.name = name
+
+    async def respond(self, messages: list[Message], context: StepContext) -> PolicyResponse:
+        """The env expert's next action, in tags; an error response if the env exposes no expert action."""
+        started = time.perf_counter()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        action = context.info.get("expert_action")
+        if action is None:
+            return PolicyResponse(text="", error="no expert_action in info: build the env with expert=True")
+        return _as_response(f"<action>{action}</action>", started)
+
+
+class RandomPolicy:
+    """A uniformly random admissible action from one seeded generator; `fallback` when the action set is open."""
+
+    def __init__(self, *, seed: int = 0, fallback: str = "look", name: str = "random"):
+        self.rng = random.Random(seed)
+        self.fallback = fallback
+        self.name = name
+
+    async def respond(self, messages: list[Message], context: StepContext) -> PolicyResponse:
+        """A random choice among `context.info["admissible_actions"]`."""
+        started = time.perf_counter()
+        actions = context.info.get("admissible_actions") or [self.fallback]
+        return _as_response(f"<action>{self.rng.choice(list(actions))}</action>", started)

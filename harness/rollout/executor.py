@@ -1,0 +1,159 @@
+"""The async runner: many episodes at once, one env instance per episode, records streamed to a `RunStore`.
+
+    specs = [EpisodeSpec(task_id=t, group_id=t, sample_index=i) for t in task_ids for i in range(G)]
+    episodes = run_episodes_sync("agent_envs/Doors-v0", {}, policy, specs, concurrency=32)
+
+Env calls run off the event loop (see `env_executors`); an exception in an env or a policy marks that episode
+`status="error"` with the traceback and the run goes on. With a store, finished episodes are appended as they
+complete and episodes already in the store are not played again (resume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from harness.prompting import PromptBuilder, PromptConfig
+from harness.rollout.env_executors import (
+    EXECUTORS,
+    EnvExecutor,
+    EnvHandle,
+    InlineExecutor,
+    ProcessExecutor,
+    ThreadExecutor,
+    make_executor,
+)
+from harness.rollout.episode import run_episode
+from harness.storage import RunStore
+from harness.types import Episode, Policy
+
+__all__ = [
+    "EXECUTORS",
+    "EnvExecutor",
+    "EnvHandle",
+    "EpisodeSpec",
+    "InlineExecutor",
+    "ProcessExecutor",
+    "ThreadExecutor",
+    "make_executor",
+    "run_episodes",
+    "run_episodes_sync",
+]
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """One episode to play: a task, its group (the G samples of a task share `group_id`) and its index in the group."""
+
+    task_id: str
+    group_id: str
+    sample_index: int = 0
+    seed: int | None = None
+    split: str | None = None
+
+    @property
+    def episode_id(self) -> str:
+        """Unique within a run: `<group_id>/<sample_index>`."""
+        return f"{self.group_id}/{self.sample_index}"
+
+
+async def _play(
+    spec: EpisodeSpec, env_id: str, env_kwargs: dict, policy: Policy, builder: PromptBuilder, executor: EnvExecutor
+) -> Episode:
+    handle: EnvHandle | None = None
+    try:
+        handle = await executor.open(env_id, env_kwargs)
+        options = {"split": spec.split} if spec.split else None
+        return await run_episode(
+            handle, policy, builder, env_id=env_id, episode_id=spec.episode_id, task_id=spec.task_id,
+            group_id=spec.group_id, sample_index=spec.sample_index, seed=spec.seed, options=options,
+        )
+    except Exception as exc:  # noqa: BLE001 - env construction failed: mark the episode, keep going
+        import traceback
+
+        return Episode(
+            episode_id=spec.episode_id, env_id=env_id, task_id=spec.task_id, group_id=spec.group_id,
+            sample_index=spec.sample_index, turns=[], total_reward=0.0, success=False, score=0.0, status="error",
+            error="".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:],
+        )
+    finally:
+        if handle is not None:
+            try:
+                await handle.close()
+            except Exception:  # noqa: BLE001 - a failing close must not lose the episode
+                pass
+
+
+async def run_episodes(
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    policy: Policy,
+    specs: list[EpisodeSpec],
+    *,
+    prompt: PromptConfig | None = None,
+    concurrency: int = 8,
+    store: RunStore | None = None,
+    executor: str | EnvExecutor = "thread",
+    progress: bool = True,
+) -> list[Episode]:
+    """Play `specs` with at most `concurrency` episodes in flight; returns the episodes in `specs` order.
+
+    Args:
+        env_id: a registered id, e.g. "agent_envs/Doors-v0".
+        env_kwargs: keyword arguments for `gymnasium.make` (may include `max_episode_steps`).
+        policy: the policy; if it has `needs_expert = True`, envs are made with `expert=True`.
+        specs: the episodes; episode ids (`group_id/sample_index`) must be unique.
+        prompt: prompt configuration (template, history length, system prompt).
+        concurrency: most episodes in flight.
+        store: where finished episodes are appended; episodes already in it are returned, not replayed.
+        executor: "thread", "inline", "process", "ray", a dotted path, or an `EnvExecutor` instance.
+        progress: show a progress bar on stderr.
+    """
+    ids = [s.episode_id for s in specs]
+    if len(set(ids)) != len(ids):
+        raise ValueError("episode ids (group_id/sample_index) must be unique within a run")
+    import agent_envs
+
+    env_cls = agent_envs.env_class(env_id)
+    builder = PromptBuilder(env_cls, prompt)
+    env_kwargs = dict(env_kwargs)
+    if getattr(policy, "needs_expert", False):
+        env_kwargs["expert"] = True
+    done: dict[str, Episode] = store.finished() if store is not None else {}
+    todo = [s for s in specs if s.episode_id not in done]
+    owned = isinstance(executor, str)
+    env_executor = make_executor(executor) if isinstance(executor, str) else executor
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=env_id.split("/")[-1], unit="ep",
+                   file=sys.stderr, dynamic_ncols=True)
+
+    async def one(spec: EpisodeSpec) -> None:
+        async with semaphore:
+            episode = await _play(spec, env_id, env_kwargs, policy, builder, env_executor)
+        if store is not None:
+            store.append(episode)
+        done[spec.episode_id] = episode
+        if bar is not None:
+            bar.update(1)
+            successes = sum(e.success for e in done.values())
+            bar.set_postfix(success=f"{successes}/{len(done)}", refresh=False)
+
+    try:
+        await asyncio.gather(*(one(s) for s in todo))
+    finally:
+        if bar is not None:
+            bar.close()
+        if owned and hasattr(env_executor, "shutdown"):
+            env_executor.shutdown()
+    return [done[i] for i in ids]
+
+
+def run_episodes_sync(*args: Any, **kwargs: Any) -> list[Episode]:
+    """`run_episodes` in a fresh event loop (for scripts and trainers that are not async)."""
+    return asyncio.run(run_episodes(*args, **kwargs))

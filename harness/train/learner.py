@@ -1,0 +1,282 @@
+"""Learners: `update(trajectories) -> metrics`. `LocalLearner` trains a Hugging Face causal LM in this process.
+
+One update (verl-agent's recipe, algorithms.md §0–§4):
+1. every turn becomes a sample (token ids as generated), scored `reward_scale·R(τ) − invalid_penalty·1[invalid]`;
+2. old log-probs and per-token entropies are recomputed under no_grad (plus reference log-probs for the KL term);
+3. base advantage per sample (`aem` GRPO / RLOO / GiGPO) → modulator (none / AEM / EMPG) on the response entropy;
+4. `ppo_epochs` × `mini_batches` AdamW steps of PPO-clip (+ k3 KL, entropy bonus, EPO term), micro-batched, with
+   gradient clipping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import torch
+
+import aem
+from harness.train.batching import TokenBatch, TurnSample, collate, episodes_to_samples, group_indices
+from harness.train.config import LearnerConfig
+from harness.types import Episode
+
+
+class Learner(Protocol):
+    """What the training loop needs from a learner."""
+
+    def update(self, episodes: Sequence[Episode]) -> dict[str, float]:
+        """One policy update from a batch of finished episodes; returns metrics."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume (weights, optimizer, learner state)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of `state_dict`."""
+        ...
+
+
+def sequence_logprobs(model: Any, batch: TokenBatch, temperature: float = 1.0,
+                      with_entropy: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probs `[B, R]` of the response tokens under `model` (logits / temperature) and their entropies `[B, R]`."""
+    device = next(model.parameters()).device
+    width_r = batch.response_length
+    out = model(input_ids=batch.input_ids.to(device), attention_mask=batch.attention_mask.to(device),
+                position_ids=batch.position_ids.to(device), use_cache=False, logits_to_keep=width_r + 1)
+    logits = out.logits[:, :-1].float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    log_probs = torch.log_softmax(logits, dim=-1)
+    token_logp = log_probs.gather(-1, batch.response_ids.to(device)[..., None]).squeeze(-1).cpu()
+    entropy = aem.token_entropy_from_logits(logits).cpu() if with_entropy else None
+    return token_logp, entropy
+
+
+class LocalLearner:
+    """PPO-style learner for a local Hugging Face causal LM with pluggable advantage estimator and modulator.
+
+    Args:
+        model: the policy (a `PreTrainedModel`, possibly a peft model); shared with the rollout policy.
+        tokenizer: its tokenizer (pad id for batching).
+        config: hyperparameters (`LearnerConfig`).
+        temperature: the rollout temperature (log-probs are taken at the temperature the samples came from).
+        seed: seed of the mini-batch shuffling.
+        bf16: run forward passes under bf16 autocast.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, config: LearnerConfig, *, temperature: float = 1.0,
+                 seed: int = 0, bf16: bool = False, total_iterations: int = 150):
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.temperature, self.bf16 = temperature, bf16
+        self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.updates = 0
+        self.reference = None
+        if config.kl_coef > 0 and not hasattr(model, "peft_config"):
+            self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        self.epo = aem.EPOState(total_steps=max(2, total_iterations)) if config.epo else None
+        self._group = self._traj = torch.zeros(0, dtype=torch.long)
+
+    # ----- state --------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Weights (or LoRA adapters), optimizer, shuffling RNG, update count and EPO history."""
+        from harness.train.models import trainable_state_dict
+
+        return {"model": trainable_state_dict(self.model), "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(), "updates": self.updates,
+                "epo": (self.epo.history, self.epo.turn_history) if self.epo is not None else None,
+                "reference": self.reference.state_dict() if self.reference is not None else None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""
+        from harness.train.models import load_trainable_state_dict
+
+        load_trainable_state_dict(self.model, state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.updates = int(state["updates"])
+        if self.epo is not None and state.get("epo") is not None:
+            self.epo.history, self.epo.turn_history = list(state["epo"][0]), list(state["epo"][1])
+        if self.reference is not None and state.get("reference") is not None:
+            self.reference.load_state_dict(state["reference"])
+
+    # ----- the update ---------------------------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        device = next(self.model.parameters()).device.type
+        return torch.autocast(device, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+
+    @torch.no_grad()
+    def _old_pass(
+        self, samples: list[TurnSample]
+    ) -> tuple[TokenBatch, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        batch = collate(samples, self.pad_id)
+        self.model.eval()
+        old_logp, entropy, ref_logp = [], [], []
+        size = self.config.micro_batch_size
+        for start in range(0, len(samples), size):
+            index = torch.arange(start, min(start + size, len(samples)))
+            sub = batch.select(index)
+            with self._autocast():
+                logp, ent = sequence_logprobs(self.model, sub, self.temperature)
+                ref = self._reference_logprobs(sub) if self.config.kl_coef > 0 else None
+            pad = batch.response_length - sub.response_length
+            old_logp.append(torch.nn.functional.pad(logp, (0, pad)))
+            entropy.append(torch.nn.functional.pad(ent, (0, pad)))
+            if ref is not None:
+                ref_logp.append(torch.nn.functional.pad(ref, (0, pad)))
+        return batch, torch.cat(old_logp), torch.cat(entropy), torch.cat(ref_logp) if ref_logp else None
+
+    def _reference_logprobs(self, batch: TokenBatch) -> torch.Tensor:
+        if self.reference is not None:
+            return sequence_logprobs(self.reference, batch, self.temperature, with_entropy=False)[0]
+        with self.model.disable_adapter():  # peft: the base model is the reference
+            return sequence_logprobs(self.model, batch, self.temperature, with_entropy=False)[0]
+
+    def advantages(self, samples: list[TurnSample], proxy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample advantages `[B]` (base estimator, then modulator) and the modulation coefficients `[B]`."""
+        cfg = self.config
+        scores = torch.tensor([s.score for s in samples], dtype=torch.float64)
+        group = group_indices([s.uid for s in samples])
+        traj = group_indices([s.traj_uid for s in samples])
+        turns = torch.tensor([s.turn for s in samples], dtype=torch.long)
+        if cfg.advantage == "grpo":
+            base = aem.grpo_advantages(scores, group, norm_by_std=cfg.norm_by_std)
+        elif cfg.advantage == "rloo":
+            base = aem.rloo_advantages(scores, group)
+        elif cfg.advantage == "gigpo":
+            anchors = aem.anchor_ids_from_observations([s.anchor_obs for s in samples], group)
+            returns = torch.tensor([s.score + (cfg.invalid_penalty if not s.valid else 0.0) for s in samples],
+                                   dtype=torch.float64)
+            base = aem.gigpo_advantages(
+                returns, torch.tensor([s.step_reward for s in samples], dtype=torch.float64) * cfg.reward_scale,
+                group, traj, turns, anchors, gamma=cfg.gigpo_gamma, omega=cfg.gigpo_weight,
+                norm_by_std=cfg.norm_by_std, invalid=torch.tensor([not s.valid for s in samples]),
+                invalid_penalty=cfg.invalid_penalty)
+        else:
+            raise ValueError(f"unknown advantage estimator {cfg.advantage!r} (grpo, rloo, gigpo)")
+        base = base.float()
+        if cfg.modulator == "none":
+            return base, torch.ones_like(base)
+        if cfg.modulator == "aem":
+            return aem.aem_modulate(base, proxy, group, lam=cfg.aem_lam, min_range=cfg.aem_min_range)
+        if cfg.modulator == "empg":
+            return aem.empg_modulate(base, proxy, group, traj, turns, k=cfg.empg_k, k_future=cfg.empg_k_future,
+                                     zeta=cfg.empg_zeta)
+        raise ValueError(f"unknown modulator {cfg.modulator!r} (none, aem, empg)")
+
+    def update(self, episodes: Sequence[Episode]) -> dict[str, float]:
+        """Train on the turns of `episodes`; returns metrics (see `update_samples`)."""
+        samples, dropped = episodes_to_samples(episodes, reward_scale=self.config.reward_scale,
+                                               invalid_penalty=self.config.invalid_penalty)
+        metrics = self.update_samples(samples)
+        metrics["dropped_turns"] = float(dropped)
+        return metrics
+
+    def update_samples(self, samples: list[TurnSample]) -> dict[str, float]:
+        """One update on explicit samples. Metrics: losses, KL, clip fractions, entropies, α stats, tokens/s."""
+        if not samples:
+            return {"samples": 0.0}
+        cfg = self.config
+        start = time.perf_counter()
+        batch, old_logp, entropy, ref_logp = self._old_pass(samples)
+        mask = batch.response_mask
+        proxy = aem.response_entropy(entropy, mask)
+        adv, alpha = self.advantages(samples, proxy)
+        self._group = group_indices([s.uid for s in samples])
+        self._traj = group_indices([s.traj_uid for s in samples])
+        adv_tokens = aem.broadcast_to_tokens(adv, mask)
+        rollout_gap = self._rollout_gap(samples, old_logp, mask)
+        self.model.train()
+        totals: dict[str, float] = {}
+        n_steps, trained_tokens = 0, 0.0
+        n = len(samples)
+        for _ in range(cfg.ppo_epochs):
+            order = torch.randperm(n, generator=self.generator)
+            for chunk in order.chunk(max(1, min(cfg.mini_batches, n))):
+                self.optimizer.zero_grad(set_to_none=True)
+                chunk_tokens = float(mask[chunk].sum().clamp(min=1))
+                for micro in chunk.split(cfg.micro_batch_size):
+                    weight = (float(mask[micro].sum()) / chunk_tokens if cfg.loss_agg == "token-mean"
+                              else len(micro) / len(chunk))
+                    parts = self._micro_loss(batch, micro, old_logp, ref_logp, adv_tokens)
+                    (parts.pop("loss") * weight).backward()
+                    for key, value in parts.items():
+                        totals[key] = totals.get(key, 0.0) + float(value) * weight
+                    trained_tokens += float(batch.attention_mask[micro].sum())
+                params = [p for p in self.model.parameters() if p.requires_grad]
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                totals["grad_norm"] = totals.get("grad_norm", 0.0) + float(grad_norm)
+                self.optimizer.step()
+                n_steps += 1
+        self.model.eval()
+        self.updates += 1
+        if self.epo is not None:
+            self.epo.update(entropy, mask)
+        elapsed = time.perf_counter() - start
+        metrics = {key: value / max(1, n_steps) for key, value in totals.items()}
+        metrics.update(self._batch_metrics(samples, mask, entropy, proxy, adv, alpha))
+        metrics.update({"rollout_logprob_gap": rollout_gap, "optimizer_steps": float(n_steps),
+                        "learner_time_s": elapsed, "learner_tokens_per_s": trained_tokens / max(elapsed, 1e-9)})
+        return metrics
+
+    def _micro_loss(self, batch: TokenBatch, micro: torch.Tensor, old_logp: torch.Tensor,
+                    ref_logp: torch.Tensor | None, adv_tokens: torch.Tensor) -> dict[str, Any]:
+        cfg = self.config
+        sub = batch.select(micro)
+        width = sub.response_length
+        need_entropy = cfg.entropy_coef > 0 or cfg.epo
+        with self._autocast():
+            logp, ent = sequence_logprobs(self.model, sub, self.temperature, with_entropy=need_entropy)
+        mask = sub.response_mask
+        loss, pg = aem.policy_loss(logp, old_logp[micro, :width], adv_tokens[micro, :width], mask,
+                                   clip_low=cfg.clip_low, clip_high=cfg.clip_high, dual_clip=cfg.dual_clip,
+                                   agg=cfg.loss_agg)
+        parts: dict[str, Any] = {"pg_loss": pg["pg_loss"], "clip_frac": pg["pg_clipfrac"],
+                                 "clip_frac_lower": pg["pg_clipfrac_lower"], "ppo_kl": pg["ppo_kl"]}
+        if ref_logp is not None:
+            kl = aem.agg_loss(aem.kl_k3(logp, ref_logp[micro, :width]), mask, cfg.loss_agg)
+            loss = loss + cfg.kl_coef * kl
+            parts["kl_ref"] = float(kl.detach())
+        if ent is not None and cfg.entropy_coef > 0:
+            loss = loss - cfg.entropy_coef * aem.agg_loss(ent, mask, cfg.loss_agg)
+        if ent is not None and self.epo is not None:
+            term, epo_metrics = aem.epo_loss_term(ent, mask, self._traj[micro], self.epo,
+                                                  group_index=self._group[micro])
+            loss = loss + term
+            parts.update(epo_metrics)
+        parts["loss"] = loss
+        return parts
+
+    @staticmethod
+    def _rollout_gap(samples: list[TurnSample], old_logp: torch.Tensor, mask: torch.Tensor) -> float:
+        """Largest |rollout log-prob − recomputed old log-prob| (≈ 0 when sampling and training agree)."""
+        gap = 0.0
+        for row, sample in enumerate(samples):
+            if sample.rollout_logprobs:
+                n = min(len(sample.rollout_logprobs), int(mask[row].sum()))
+                given = torch.tensor(sample.rollout_logprobs[:n])
+                gap = max(gap, float((given - old_logp[row, :n]).abs().max()) if n else 0.0)
+        return gap
+
+    @staticmethod
+    def _batch_metrics(samples: list[TurnSample], mask: torch.Tensor, entropy: torch.Tensor, proxy: torch.Tensor,
+                       adv: torch.Tensor, alpha: torch.Tensor) -> dict[str, float]:
+        tokens = mask.sum().clamp(min=1)
+        return {
+            "samples": float(len(samples)),
+            "response_tokens": float(mask.sum()),
+            "token_entropy": float((entropy * mask).sum() / tokens),
+            "response_entropy": float(proxy.mean()),
+            "alpha_mean": float(alpha.mean()), "alpha_std": float(alpha.std()) if len(alpha) > 1 else 0.0,
+            "alpha_min": float(alpha.min()), "alpha_max": float(alpha.max()),
+            "adv_mean": float(adv.mean()), "adv_abs_mean": float(adv.abs().mean()),
+            "positive_frac": float((adv > 0).float().mean()), "negative_frac": float((adv < 0).float().mean()),
+            "invalid_frac": float(sum(not s.valid for s in samples) / len(samples)),
+            "truncated_frac": float(sum(s.truncated for s in samples) / len(samples)),
+        }

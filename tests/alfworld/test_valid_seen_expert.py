@@ -1,0 +1,32 @@
+"""Every valid_seen (eval_in_distribution) game is won by replaying one Fast Downward plan per game through
+`gymnasium.make("agent_envs/ALFWorld-v0")`, two worker processes, one env each."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from agent_envs.alfworld.data import load_tasks
+from agent_envs.alfworld.pool import run_expert_episodes
+
+
+@pytest.mark.slow
+def test_all_140_valid_seen_games_won_by_planner_expert(alfworld_data: Path) -> None:
+    task_ids = load_tasks(alfworld_data).task_ids("eval_in_distribution")
+    assert len(task_ids) == 140
+    start = time.perf_counter()
+    # plan_cache=None: plan every game now, as on a fresh machine (no plans cached by an earlier run)
+    kwargs = {"data_dir": str(alfworld_data), "plan_cache": None}
+    results = run_expert_episodes(task_ids, n_workers=2, env_kwargs=kwargs)
+    elapsed = time.perf_counter() - start
+    errors = [r for r in results if "error" in r]
+    assert not errors, errors[0]["error"]
+    lost = [(r["task_id"], r["commands"], r["last_observation"]) for r in results if not r["won"]]
+    per_type = Counter(r["task_type"] for r in results if r["won"])
+    print(f"valid_seen: {140 - len(lost)}/140 won in {elapsed:.0f} s; per type {dict(per_type)}")
+    assert not lost, lost[:3]
+    assert all(r["invalid"] == 0 and r["plan_source"] == "planner" and r["steps"] < 50 for r in results)
+    assert [r["task_id"] for r in results] == task_ids

@@ -1,0 +1,101 @@
+"""`agent_envs/SWEBench-v0` on the embedded synthetic instance: conformance, a scripted episode, submission paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import pytest
+
+import agent_envs  # noqa: F401  (registers the ids)
+from agent_envs.swebench.actions import SUBMIT_SENTINEL, ParseError, fence, parse_command
+from agent_envs.testing import TextEnvConformance
+
+
+class TestSWEBenchConformance(TextEnvConformance):
+    env_id = "agent_envs/SWEBench-v0"
+
+    def good_response(self, env: gym.Env, info: dict[str, Any]) -> str:
+        return "Let me look.\n" + fence("ls")
+
+
+def test_parse_command() -> None:
+    assert parse_command("think\n```bash\nls -la\n```") == "ls -la"
+    assert parse_command("```\ngrep -rn foo .\n```") == "grep -rn foo ."
+    for bad, why in [("ls", "no ```bash"), ("```bash\n\n```", "empty"), ("```bash\na\n```\n```bash\nb\n```", "2 code")]:
+        with pytest.raises(ParseError, match=why):
+            parse_command(bad)
+
+
+def test_scripted_episode_resolves() -> None:
+    env = gym.make("agent_envs/SWEBench-v0")
+    try:
+        obs, info = env.reset(options={"task_id": "aemgym__tinycalc-1"})
+        assert "median" in obs and info["backend"] == "local"
+        obs, *_ = env.step(fence("grep -n 'def median' -A4 tinycalc/stats.py"))
+        assert "<returncode>0</returncode>" in obs and "ordered[len(ordered) // 2]" in obs
+        fix = ("python - <<'EOF'\nimport pathlib\np = pathlib.Path('tinycalc/stats.py')\n"
+               "s = p.read_text().replace('    return ordered[len(ordered) // 2]\\n', "
+               "'    m = len(ordered) // 2\\n    return ordered[m] if len(ordered) % 2 else "
+               "(ordered[m - 1] + ordered[m]) / 2\\n')\np.write_text(s)\nEOF")
+        obs, reward, terminated, _, info = env.step(fence(fix))
+        assert not terminated and info["exit_code"] == 0
+        obs, *_ = env.step(fence("python -c 'from tinycalc.stats import median; print(median([4, 1, 3, 2]))'"))
+        assert "2.5" in obs
+        obs, reward, terminated, truncated, info = env.step(fence(f"echo {SUBMIT_SENTINEL}"))
+        assert terminated and not truncated and reward == 1.0 and info["success"] is True
+        assert info["grade"]["f2p"] == "1/1" and info["grade"]["p2p"] == "4/4"
+        assert "tinycalc/stats.py" in info["patch"] and "__pycache__" not in info["patch"]
+    finally:
+        env.close()
+
+
+def test_expert_and_unresolved_submission() -> None:
+    env = gym.make("agent_envs/SWEBench-v0", expert=True)
+    try:
+        _, info = env.reset(seed=0)
+        obs, _, _, _, info = env.step(fence(info["expert_action"]))
+        assert "Applied patch" in obs and info["expert_action"] == "submit"
+        _, reward, terminated, _, info = env.step(fence("submit"))
+        assert terminated and reward == 1.0
+        env.reset(seed=0)  # a new episode starts from the pristine base commit
+        obs, *_ = env.step(fence("git status --short; echo '# touched' >> README.md"))
+        assert obs.count("\n") <= 4
+        _, reward, terminated, _, info = env.step(fence("submit"))
+        assert terminated and reward == 0.0 and info["grade"]["f2p"] == "0/1" and info["success"] is False
+    finally:
+        env.close()
+
+
+def test_timeout_observation_and_format_error_limit() -> None:
+    env = gym.make("agent_envs/SWEBench-v0", command_timeout=1, max_format_errors=2)
+    try:
+        env.reset(seed=0)
+        obs, _, terminated, _, info = env.step(fence("sleep 30"))
+        assert "<returncode>124</returncode>" in obs and "timed out" in obs and info["timed_out"] and not terminated
+        _, _, terminated, _, info = env.step("no code")
+        assert not terminated and info["action_valid"] is False
+        obs, _, terminated, _, _ = env.step("still no code")
+        assert terminated and "Too many format errors" in obs
+    finally:
+        env.close()
+
+
+def test_cli_eval_grades_a_predictions_file(tmp_path, tiny_instance) -> None:
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from harness.commands.swebench import register
+
+    app = typer.Typer()
+    register(app)
+    preds = tmp_path / "preds.jsonl"
+    rows = [{"instance_id": tiny_instance["instance_id"], "model_patch": tiny_instance["patch"]}]
+    preds.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    argv = ["swebench", "eval", "--predictions", str(preds), "--out", str(tmp_path / "r.json")]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert "resolved 1/1" in result.output
+    assert json.loads((tmp_path / "r.json").read_text())[tiny_instance["instance_id"]]["resolved"] is True

@@ -1,0 +1,122 @@
+"""The local sandbox: isolation, limits and containment; each attack leaves the host and the template untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agent_envs.errors import SandboxError
+from agent_envs.sandbox import SandboxLimits, get_sandbox_class, truncate_output
+from agent_envs.sandbox.local import LocalSandbox
+
+
+def tree_digest(path: str | Path) -> str:
+    """A hash of every file's path and content under `path` (including .git)."""
+    out = subprocess.run(f"cd {path} && find . -type f -print0 | sort -z | xargs -0 sha1sum", shell=True,
+                         capture_output=True, text=True, check=True).stdout
+    return hashlib.sha1(out.encode()).hexdigest()
+
+
+def test_truncate_output_keeps_head_and_tail() -> None:
+    text, cut = truncate_output("a" * 50 + "b" * 50, head=10, tail=5)
+    assert cut and text.startswith("a" * 10) and text.endswith("b" * 5) and "85 of 100" in text
+    assert truncate_output("short", 10, 5) == ("short", False)
+
+
+def test_backend_lookup() -> None:
+    assert get_sandbox_class("local") is LocalSandbox
+    with pytest.raises(ValueError, match="unknown sandbox backend"):
+        get_sandbox_class("vm")
+
+
+def test_missing_template_is_a_sandbox_error(tmp_path: Path, sb_tools: None) -> None:
+    with pytest.raises(SandboxError, match="does not exist"):
+        LocalSandbox(tmp_path / "nope").start()
+
+
+@pytest.mark.parametrize("cow", ["overlay", "copy"])
+def test_state_persists_and_template_is_untouched(tiny_template, cow: str) -> None:
+    before = tree_digest(tiny_template.repo_dir)
+    with tiny_template.sandbox(cow=cow) as box:
+        assert box.exec("pwd").output.strip() == "/testbed"
+        assert box.exec("echo changed > README.md && echo kept > /tmp/note").exit_code == 0
+        assert box.exec("cat README.md /tmp/note").output.split() == ["changed", "kept"]
+        box.write_file("new/file.txt", "hello\n")
+        assert box.read_file("new/file.txt") == "hello\n"
+        patch = box.diff("HEAD")
+        assert "+changed" in patch and "new/file.txt" in patch
+    assert tree_digest(tiny_template.repo_dir) == before
+
+
+def test_future_history_is_not_visible(tiny_template) -> None:
+    with tiny_template.sandbox() as box:
+        log = box.exec("git log --all --oneline; git tag; git remote -v; git reflog | wc -l").output
+    assert "Add median" in log and "future fix" not in log and "v0.2.0" not in log and "v0.1.0" in log
+
+
+def test_command_failure_and_timeout_are_results(tiny_template) -> None:
+    with tiny_template.sandbox(limits=SandboxLimits(timeout_s=2)) as box:
+        failed = box.exec("echo oops >&2; exit 3")
+        assert failed.exit_code == 3 and "oops" in failed.output
+        loop = box.exec("while true; do :; done")
+        assert loop.exit_code == 124 and loop.timed_out and "timed out" in loop.output
+        assert box.exec("echo alive").output.strip() == "alive"
+
+
+def test_episode_budget(tiny_template) -> None:
+    with tiny_template.sandbox(limits=SandboxLimits(timeout_s=5, episode_budget_s=1.0)) as box:
+        box.exec("sleep 1.2")
+        refused = box.exec("echo hi")
+    assert refused.exit_code == -1 and "budget" in refused.note
+
+
+def test_huge_output_is_cut_and_truncated(tiny_template) -> None:
+    limits = SandboxLimits(max_output_bytes=64 << 20, head_chars=1000, tail_chars=1000)
+    with tiny_template.sandbox(limits=limits) as box:
+        result = box.exec("yes 0123456789 | head -c 1000000000", timeout=60)
+        assert result.truncated and len(result.output) < 5000
+        assert "output limit" in result.note and result.output_chars <= (64 << 20) + (1 << 16)
+        assert box.exec("echo fine").output.strip() == "fine"
+
+
+def test_network_is_off(tiny_template) -> None:
+    with tiny_template.sandbox() as box:
+        result = box.exec("python -c \"import socket; socket.create_connection(('1.1.1.1', 80), timeout=3)\"; "
+                          "ip -o link 2>/dev/null | wc -l; cat /sys/class/net/*/operstate 2>/dev/null | wc -l")
+    assert result.exit_code == 0 and ("Network is unreachable" in result.output or "Errno 101" in result.output)
+
+
+def test_fork_bomb_is_contained(tiny_template) -> None:
+    limits = SandboxLimits(timeout_s=10, max_pids=64)
+    with tiny_template.sandbox(limits=limits) as box:
+        if "cgroup" not in box.features["pids_limit"]:
+            pytest.fail(f"no pids cgroup on this machine: {box.features}")
+        result = box.exec("bomb() { bomb | bomb & }; bomb; sleep 3; echo survived")
+        assert "survived" in result.output or result.timed_out
+        assert box.exec("echo still-works").output.strip() == "still-works"
+    # the host can still fork and nothing from the bomb is left running
+    assert subprocess.run(["pgrep", "-f", "bomb"], capture_output=True).stdout == b""
+
+
+def test_writes_outside_the_repo_and_rm_rf_are_contained(tiny_template, tmp_path: Path) -> None:
+    marker = tmp_path / "host-file"
+    marker.write_text("host")
+    before = tree_digest(tiny_template.repo_dir)
+    with tiny_template.sandbox() as box:
+        out = box.exec(f"echo x > /usr/evil; echo x > /etc/evil; echo x > {marker}; echo x > /root/evil; "
+                       "ls /work /home 2>&1; true").output
+        assert "Read-only" in out or "No such file" in out
+        box.exec("rm -rf --no-preserve-root / 2>/dev/null; true", timeout=60)
+        assert box.exec("ls /usr/bin | head -1").exit_code == 0  # the read-only system survived
+    assert marker.read_text() == "host"
+    assert not Path("/usr/evil").exists() and not Path("/etc/evil").exists()
+    assert tree_digest(tiny_template.repo_dir) == before
+
+
+def test_memory_limit(tiny_template) -> None:
+    with tiny_template.sandbox(limits=SandboxLimits(memory_mb=512)) as box:
+        result = box.exec("python -c \"x = bytearray(2 << 30); print('allocated')\"")
+    assert result.exit_code != 0 and "allocated" not in result.output

@@ -1,0 +1,146 @@
+"""The learner's gradient on a 2-action toy equals a plain-Python hand computation (GRPO, AEM, EMPG)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from harness.train.batching import TurnSample
+from harness.train.config import LearnerConfig
+from harness.train.learner import LocalLearner
+from tests.train.toy import BigramLM, log_softmax_row, toy_tokenizer
+
+W0 = [
+    [0.2, -0.4, 0.1, 0.0],
+    [0.0, 0.0, 0.0, 0.0],
+    [1.0, -1.0, 0.0, 0.5],
+    [0.0, 0.3, -0.2, 0.0],
+]
+# (prompt, response, score, traj, turn): trajectory "a" succeeded (score 1 on both turns), "b" failed.
+LAYOUT = [([2], [0], 1.0, "a", 0), ([2], [1], 1.0, "a", 1), ([3], [0, 1], 0.0, "b", 0), ([3], [1], 0.0, "b", 1)]
+
+
+def _samples() -> list[TurnSample]:
+    return [TurnSample(prompt_ids=p, response_ids=r, score=s, step_reward=0.0, uid="g", traj_uid=t, turn=k,
+                       anchor_obs=f"{t}{k}", valid=True) for p, r, s, t, k in LAYOUT]
+
+
+def _tokens() -> list[tuple[int, int, int]]:
+    """(sample, context token, action token) for every response token."""
+    out = []
+    for i, (prompt, response, *_rest) in enumerate(LAYOUT):
+        context = prompt[-1]
+        for action in response:
+            out.append((i, context, action))
+            context = action
+    return out
+
+
+def _entropy(row: list[float]) -> float:
+    logp = log_softmax_row(row)
+    return -sum(math.exp(lp) * lp for lp in logp)
+
+
+def _proxies() -> list[float]:
+    per_sample: dict[int, list[float]] = {}
+    for i, context, _ in _tokens():
+        per_sample.setdefault(i, []).append(_entropy(W0[context]))
+    return [sum(v) / len(v) for _, v in sorted(per_sample.items())]
+
+
+def _grpo() -> list[float]:
+    scores = [s for _, _, s, _, _ in LAYOUT]
+    mean = sum(scores) / len(scores)
+    std = math.sqrt(sum((s - mean) ** 2 for s in scores) / (len(scores) - 1))
+    return [(s - mean) / (std + 1e-6) for s in scores]
+
+
+def _expected_grad(adv: list[float]) -> list[list[float]]:
+    """d/dW of the token-mean PPO loss at ratio 1: −(1/N) Σ_tokens A_i (onehot(a) − softmax(W[c]))."""
+    tokens = _tokens()
+    grad = [[0.0] * 4 for _ in range(4)]
+    for i, context, action in tokens:
+        probs = [math.exp(x) for x in log_softmax_row(W0[context])]
+        for v in range(4):
+            grad[context][v] -= adv[i] * ((1.0 if v == action else 0.0) - probs[v]) / len(tokens)
+    return grad
+
+
+def _learner(modulator: str) -> tuple[LocalLearner, BigramLM]:
+    model = BigramLM(W0)
+    config = LearnerConfig(modulator=modulator, ppo_epochs=1, mini_batches=1, micro_batch_size=2, grad_clip=1e9,
+                           lr=1e-3, dual_clip=3.0, reward_scale=1.0, invalid_penalty=0.0)
+    return LocalLearner(model, toy_tokenizer(), config), model
+
+
+def _check(modulator: str, adv: list[float]) -> dict[str, float]:
+    learner, model = _learner(modulator)
+    metrics = learner.update_samples(_samples())
+    expected = torch.tensor(_expected_grad(adv))
+    assert model.W.grad is not None
+    torch.testing.assert_close(model.W.grad, expected, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(model.W.detach(), torch.tensor(W0)), "the optimizer did not step"
+    return metrics
+
+
+def test_grpo_gradient_matches_hand_computation():
+    adv = _grpo()
+    assert adv[0] == pytest.approx(math.sqrt(3) / 2, rel=1e-5)  # (1 − 0.5) / sqrt(1/3)
+    metrics = _check("none", adv)
+    assert metrics["alpha_mean"] == 1.0 and metrics["alpha_std"] == 0.0
+    assert metrics["positive_frac"] == 0.5 and metrics["negative_frac"] == 0.5
+    assert metrics["token_entropy"] == pytest.approx(sum(_entropy(W0[c]) for _, c, _ in _tokens()) / 5, rel=1e-5)
+
+
+def test_aem_gradient_matches_hand_computation():
+    proxy = _proxies()
+    lo, hi = min(proxy), max(proxy)
+    assert hi - lo >= 0.1, "toy must exercise the modulation, not the degenerate-range guard"
+    weights = [math.exp(-(h - lo) / (hi - lo + 1e-8)) for h in proxy]
+    alpha = [w / (sum(weights) / len(weights)) for w in weights]
+    adv = [a * b for a, b in zip(alpha, _grpo(), strict=True)]
+    metrics = _check("aem", adv)
+    assert metrics["alpha_max"] == pytest.approx(max(alpha), rel=1e-5)
+    assert metrics["alpha_mean"] == pytest.approx(1.0, rel=1e-5)
+
+
+def test_empg_gradient_matches_hand_computation():
+    proxy = _proxies()
+    lo, hi = min(proxy), max(proxy)
+    norm = [(h - lo) / (hi - lo + 1e-8) for h in proxy]
+    raw = [math.exp(-n) for n in norm]
+    g = [r / (sum(raw) / len(raw) + 1e-8) for r in raw]
+    base = _grpo()
+    # Future-clarity bonus ζ·exp(−H̃_next) for turn 0 of each trajectory (samples 0→1 and 2→3), ζ = 0.1.
+    modulated = [g[i] * base[i] + (0.1 * math.exp(-norm[i + 1]) if i in (0, 2) else 0.0) for i in range(4)]
+    mean = sum(modulated) / 4
+    _check("empg", [m - mean for m in modulated])
+
+
+def test_second_epoch_clips_and_kl_is_zero_at_start():
+    model = BigramLM(W0)
+    config = LearnerConfig(ppo_epochs=3, mini_batches=2, micro_batch_size=1, lr=0.5, kl_coef=0.1,
+                           reward_scale=1.0, invalid_penalty=0.0, clip_low=0.05, clip_high=0.05)
+    learner = LocalLearner(model, toy_tokenizer(), config)
+    metrics = learner.update_samples(_samples())
+    assert metrics["optimizer_steps"] == 6
+    assert metrics["clip_frac"] > 0, "a large lr must move ratios outside the 5% clip range"
+    assert metrics["kl_ref"] > 0
+    assert metrics["rollout_logprob_gap"] == 0.0  # no rollout log-probs given
+
+
+def test_invalid_penalty_and_reward_scale_enter_the_score():
+    from harness.train.batching import episode_samples
+    from harness.types import Episode, PolicyResponse, Turn
+
+    def turn(step, valid, reward):
+        response = PolicyResponse(text="x", prompt_token_ids=[2], token_ids=[0], logprobs=[-0.5])
+        return Turn(step, [], response, "obs", reward, False, False, {"action_valid": valid, "anchor_obs": f"o{step}"})
+
+    episode = Episode("e/0", "env", "t", "g", 0, [turn(0, False, 0.0), turn(1, True, 1.0)], 1.0, True, 1.0)
+    samples, dropped = episode_samples(episode, reward_scale=10.0, invalid_penalty=0.1)
+    assert dropped == 0
+    assert [s.score for s in samples] == [pytest.approx(9.9), 10.0]
+    assert samples[1].anchor_obs == "o0" and samples[0].anchor_obs == "t#reset"
