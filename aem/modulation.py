@@ -18,7 +18,8 @@ AEM_VARIANTS = ("aem", "reversed", "shuffled")
 
 def broadcast_to_tokens(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Spread one value per response over its tokens: ``values[B]`` → ``values[:, None] * mask`` (``[B, T]``)."""
-    return values[:, None] * mask.to(values.dtype)
+    keep = mask if mask.dtype == torch.bool else mask != 0
+    return torch.where(keep, values[:, None], torch.zeros((), dtype=values.dtype))
 
 
 def _apply(advantages: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:

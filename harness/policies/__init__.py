@@ -2,7 +2,7 @@
 
 | spec | policy |
 |---|---|
-| `openai` / `openai:<model>` | `OpenAIPolicy` (base URL / key / model from kwargs or `AEMGYM_*` / `OPENAI_*` env vars) |
+| `openai` / `openai:<model>` | `OpenAIPolicy` (URL / key / model from kwargs or `AEMGYM_*` / `OPENAI_*` env vars) |
 | `hf:<path>` | `HFPolicy.from_pretrained(path)`: a local checkpoint directory |
 | `smollm2` | `HFPolicy.smollm2()`: the embedded SmolLM2-135M-Instruct |
 | `tiny` | `HFPolicy.tiny()`: a random 0.16 M-parameter model (tests) |

@@ -1,0 +1,82 @@
+"""`aemgym demo` (the main job of `make demo`): the embedded SmolLM2 on a few tasks of each installed built-in env.
+
+Sized for 2 CPU cores: few tasks, short turn limits, responses cut at `</action>`. Envs whose extra or data is
+missing are skipped with the reason printed; the job ends with every env's report and a combined table.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+#: env id -> (tasks, turn limit, executor)
+DEMO_ENVS: dict[str, tuple[int, int, str]] = {
+    "agent_envs/Doors-v0": (4, 8, "thread"),
+    "agent_envs/ALFWorld-v0": (2, 10, "process"),
+    "agent_envs/WebShop-v0": (2, 8, "thread"),
+    "agent_envs/SWEBench-v0": (1, 5, "thread"),
+}
+
+
+def _available(env_id: str) -> tuple[str | None, str]:
+    """(split to use, "") when the env's task set loads, else (None, reason)."""
+    import agent_envs
+
+    try:
+        task_set = agent_envs.env_class(env_id).load_task_set()
+    except Exception as exc:  # noqa: BLE001 - missing extra / data: skip with the reason
+        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
+    splits = task_set.splits()
+    for split in ("test", "valid", "train"):
+        if split in splits and task_set.size(split):
+            return split, ""
+    return (splits[0], "") if splits else (None, "no tasks")
+
+
+def run_demo(policy: str = "smollm2", n_tasks: int | None = None, max_new_tokens: int = 48,
+             out: Path | None = None) -> int:
+    """Run the demo; returns a process exit code (0 when at least one env ran)."""
+    from harness.bench import run_bench
+    from harness.cli import build_policy
+
+    out = Path(out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
+    print(f"[demo] loading policy {policy} (the first SmolLM2 load converts the GGUF once, ~1-2 min)", flush=True)
+    started = time.perf_counter()
+    extra = [] if policy not in ("smollm2", "tiny") and not policy.startswith("hf:") else \
+        ["stop=['</action>']", "include_stop=True", "seed=0"]
+    pol = build_policy(policy, max_new_tokens=max_new_tokens, temperature=0.7, concurrency=4, policy_args=extra)
+    print(f"[demo] policy ready in {time.perf_counter() - started:.1f} s", flush=True)
+    rows, reports = [], []
+    for env_id, (tasks, max_steps, executor) in DEMO_ENVS.items():
+        split, reason = _available(env_id)
+        if split is None:
+            print(f"[demo] skipping {env_id}: {reason}", flush=True)
+            rows.append(f"| {env_id} | skipped | - | - | - | {reason[:80]} |")
+            continue
+        print(f"[demo] {env_id}: {n_tasks or tasks} task(s) of split {split!r}, <= {max_steps} turns", flush=True)
+        t0 = time.perf_counter()
+        try:
+            summary, markdown, run_dir = run_bench(
+                env_id, pol, policy_spec=policy, split=split, n_tasks=n_tasks or tasks, samples=1, concurrency=4,
+                executor=executor, out=out / env_id.split("/")[-1], env_kwargs={"max_episode_steps": max_steps},
+            )
+        except Exception as exc:  # noqa: BLE001 - one env failing must not hide the others' results
+            print(f"[demo] {env_id} failed: {type(exc).__name__}: {exc}", flush=True)
+            rows.append(f"| {env_id} | failed | - | - | - | {type(exc).__name__} |")
+            continue
+        lo, hi = summary["success_ci95"]
+        rows.append(
+            f"| {env_id} | {summary['episodes']} | {100 * summary['success_rate']:.0f}% "
+            f"({100 * lo:.0f}–{100 * hi:.0f}%) | {summary['mean_score']:.2f} | {summary['errors']['count']} | "
+            f"{time.perf_counter() - t0:.0f} s, {run_dir} |"
+        )
+        reports.append(markdown)
+    print()
+    for markdown in reports:
+        print(markdown)
+    print("# Demo summary\n")
+    print("| env | episodes | success (95% CI) | mean score | errors | notes |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print(f"\nTotal time {time.perf_counter() - started:.0f} s. Runs in {out}/ (report.md, report.png, episodes.jsonl)")
+    return 0 if reports else 1

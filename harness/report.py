@@ -1,0 +1,169 @@
+"""Run reports: success rate with a 95% Wilson interval, mean score, per task type, tokens, latency, errors.
+
+Episodes with `status="error"` count as failures in the success rate (a crashed episode did not succeed) and are
+also listed separately. Output: a summary dict (`summary.json`), Markdown, and a PNG plot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from harness.types import Episode
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval for a binomial proportion; (0, 1) when n = 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _rate_block(episodes: list[Episode]) -> dict[str, Any]:
+    n = len(episodes)
+    wins = sum(1 for e in episodes if e.success and e.status == "ok")
+    low, high = wilson_interval(wins, n)
+    return {
+        "episodes": n,
+        "successes": wins,
+        "success_rate": wins / n if n else 0.0,
+        "success_ci95": [low, high],
+        "mean_score": sum(e.score for e in episodes) / n if n else 0.0,
+        "mean_reward": sum(e.total_reward for e in episodes) / n if n else 0.0,
+        "mean_turns": sum(len(e.turns) for e in episodes) / n if n else 0.0,
+    }
+
+
+def summarize(episodes: list[Episode], config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The summary of a run (what `summary.json` holds)."""
+    summary: dict[str, Any] = {"config": config or {}, **_rate_block(episodes)}
+    by_type: dict[str, list[Episode]] = defaultdict(list)
+    for e in episodes:
+        by_type[e.task_type].append(e)
+    summary["per_task_type"] = {t: _rate_block(eps) for t, eps in sorted(by_type.items())}
+    turns = [t for e in episodes for t in e.turns]
+    prompt_tokens = sum(int(t.response.usage.get("prompt_tokens", 0)) for t in turns)
+    completion_tokens = sum(int(t.response.usage.get("completion_tokens", 0)) for t in turns)
+    latencies = [t.response.latency_s for t in turns]
+    invalid = sum(1 for t in turns if t.info and t.info.get("action_valid") is False)
+    summary["turns"] = len(turns)
+    summary["invalid_action_rate"] = invalid / len(turns) if turns else 0.0
+    summary["tokens"] = {
+        "prompt": prompt_tokens,
+        "completion": completion_tokens,
+        "per_episode": (prompt_tokens + completion_tokens) / len(episodes) if episodes else 0.0,
+    }
+    summary["latency_s"] = {
+        "policy_mean": sum(latencies) / len(latencies) if latencies else 0.0,
+        "policy_p50": _percentile(latencies, 0.5),
+        "policy_p95": _percentile(latencies, 0.95),
+        "env_mean": sum(t.env_time_s for t in turns) / len(turns) if turns else 0.0,
+        "episode_mean": sum(e.wall_time_s for e in episodes) / len(episodes) if episodes else 0.0,
+    }
+    errors = [e for e in episodes if e.status == "error"]
+    summary["errors"] = {
+        "count": len(errors),
+        "examples": [{"episode_id": e.episode_id, "error": (e.error or "")[-300:]} for e in errors[:5]],
+    }
+    return summary
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def to_markdown(summary: dict[str, Any]) -> str:
+    """A Markdown report of a summary."""
+    cfg = summary.get("config", {})
+    low, high = summary["success_ci95"]
+    lines = [
+        f"# Run report: {cfg.get('env_id', '?')} / {cfg.get('policy', '?')}",
+        "",
+        f"- Episodes: {summary['episodes']} ({summary['errors']['count']} errors, counted as failures)",
+        f"- **Success rate: {_pct(summary['success_rate'])}** (95% Wilson CI {_pct(low)}–{_pct(high)}; "
+        f"{summary['successes']}/{summary['episodes']})",
+        f"- Mean score: {summary['mean_score']:.3f} · mean reward: {summary['mean_reward']:.3f} · "
+        f"mean turns: {summary['mean_turns']:.2f} · invalid actions: {_pct(summary['invalid_action_rate'])}",
+        f"- Tokens: {summary['tokens']['prompt']} prompt + {summary['tokens']['completion']} completion "
+        f"({summary['tokens']['per_episode']:.0f} per episode)",
+        f"- Policy latency per turn: mean {summary['latency_s']['policy_mean']:.3f} s, "
+        f"p50 {summary['latency_s']['policy_p50']:.3f} s, p95 {summary['latency_s']['policy_p95']:.3f} s; "
+        f"env step mean {1000 * summary['latency_s']['env_mean']:.2f} ms",
+        "",
+        "| task type | episodes | success | 95% CI | mean score | mean turns |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, block in summary["per_task_type"].items():
+        lo, hi = block["success_ci95"]
+        lines.append(
+            f"| {name} | {block['episodes']} | {_pct(block['success_rate'])} | {_pct(lo)}–{_pct(hi)} | "
+            f"{block['mean_score']:.3f} | {block['mean_turns']:.2f} |"
+        )
+    if summary["errors"]["examples"]:
+        lines += ["", "Errors (first ones):", ""]
+        for example in summary["errors"]["examples"]:
+            last = example["error"].strip().splitlines()[-1] if example["error"].strip() else "?"
+            lines.append(f"- `{example['episode_id']}`: {last[:200]}")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict[str, Any], path: str | Path) -> Path:
+    """A PNG: success rate per task type (and overall) with 95% Wilson error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["all", *summary["per_task_type"]]
+    blocks = [summary, *summary["per_task_type"].values()]
+    rates = [b["success_rate"] for b in blocks]
+    # max(0, ...): at p = 0 or 1 the bound equals the rate up to rounding
+    errs = [[max(0.0, r - b["success_ci95"][0]) for r, b in zip(rates, blocks, strict=True)],
+            [max(0.0, b["success_ci95"][1] - r) for r, b in zip(rates, blocks, strict=True)]]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names)), 3.2))
+    ax.bar(names, rates, yerr=errs, capsize=4, color=["#444"] + ["#4a7"] * (len(names) - 1))
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("success rate (95% CI)")
+    cfg = summary.get("config", {})
+    ax.set_title(f"{cfg.get('env_id', '')} · {cfg.get('policy', '')}", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def report_run(run_dir: str | Path) -> tuple[dict[str, Any], str]:
+    """Summarise a run directory: writes `summary.json`, `report.md` and `report.png`; returns (summary, markdown)."""
+    import json
+
+    from harness.storage import CONFIG, SUMMARY, _write_json, read_episodes
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"no run directory {run_dir}")
+    config_path = run_dir / CONFIG
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    summary = summarize(read_episodes(run_dir), config)
+    _write_json(run_dir / SUMMARY, summary)
+    markdown = to_markdown(summary)
+    (run_dir / "report.md").write_text(markdown, encoding="utf-8")
+    plot(summary, run_dir / "report.png")
+    return summary, markdown

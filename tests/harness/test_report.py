@@ -1,0 +1,52 @@
+"""Report numbers on a hand-made run directory, and the Wilson interval."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.report import report_run, wilson_interval
+from harness.types import Episode, PolicyResponse, Turn
+
+
+def test_wilson_interval_known_values():
+    low, high = wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(0, 10)[1] == pytest.approx(0.2775, abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def _episode(i: int, task_type: str, success: bool, status: str = "ok") -> Episode:
+    turns = [
+        Turn(step, [{"role": "user", "content": "x"}],
+             PolicyResponse(text="<action>A</action>", usage={"prompt_tokens": 100, "completion_tokens": 10},
+                            latency_s=0.1 * (step + 1)),
+             "obs", 0.0, False, False, {"action_valid": step != 0}, 0.001)
+        for step in range(2)
+    ]
+    return Episode(f"t{i}/0", "agent_envs/Doors-v0", f"t{i}", f"t{i}", 0, turns, float(success), success,
+                   1.0 if success else 0.25, status=status, error="boom" if status == "error" else None,
+                   task_type=task_type, wall_time_s=1.0)
+
+
+def test_report_numbers_on_a_hand_made_run(tmp_path):
+    episodes = [_episode(0, "lit", True), _episode(1, "lit", True), _episode(2, "lit", False),
+                _episode(3, "dark", True), _episode(4, "dark", False, status="error")]
+    (tmp_path / "config.json").write_text(json.dumps({"env_id": "agent_envs/Doors-v0", "policy": "hand"}))
+    lines = [json.dumps(e.to_dict()) for e in episodes]
+    (tmp_path / "episodes.jsonl").write_text("\n".join(lines) + "\n" + lines[0][:40])  # plus a torn line
+    summary, markdown = report_run(tmp_path)
+    assert summary["episodes"] == 5 and summary["successes"] == 3
+    assert summary["success_rate"] == pytest.approx(0.6)
+    assert summary["success_ci95"] == pytest.approx(list(wilson_interval(3, 5)))
+    assert summary["mean_score"] == pytest.approx((1 + 1 + 0.25 + 1 + 0.25) / 5)
+    assert summary["per_task_type"]["lit"]["success_rate"] == pytest.approx(2 / 3)
+    assert summary["per_task_type"]["dark"]["episodes"] == 2 and summary["per_task_type"]["dark"]["successes"] == 1
+    assert summary["tokens"] == {"prompt": 1000, "completion": 100, "per_episode": 220.0}
+    assert summary["latency_s"]["policy_mean"] == pytest.approx(0.15)
+    assert summary["invalid_action_rate"] == pytest.approx(0.5)
+    assert summary["errors"]["count"] == 1
+    assert "**Success rate: 60.0%**" in markdown and "| dark | 2 | 50.0% |" in markdown
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "summary.json").read_text())["successes"] == 3
