@@ -52,6 +52,38 @@ def our_episode(env, task_id: str, commands: list[str]) -> tuple[float, list[flo
     return reset_s, steps
 
 
+class EngineTimer:
+    """Wraps an env's engine methods to time the engine alone, so our own per-call cost can be isolated from load."""
+
+    def __init__(self, engine) -> None:
+        self.inner = 0.0
+        for name in ("load", "reset", "step"):
+            setattr(engine, name, self._timed(getattr(engine, name)))
+
+    def _timed(self, fn):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.inner += time.perf_counter() - t0
+
+        return wrapper
+
+
+def own_overhead(env, task_id: str, commands: list[str]) -> tuple[float, float, float, float]:
+    """(env step total, engine step time, env reset total, engine load+reset time) for one episode."""
+    timer = EngineTimer(env.unwrapped.engine)
+    t0 = time.perf_counter()
+    env.reset(options={"task_id": task_id})
+    reset_total, reset_inner = time.perf_counter() - t0, timer.inner
+    timer.inner = 0.0
+    t0 = time.perf_counter()
+    for command in commands:
+        env.step(f"<think>next</think><action>{command}</action>")
+    return time.perf_counter() - t0, timer.inner, reset_total, reset_inner
+
+
 def main() -> None:
     """Run both benchmarks and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -92,6 +124,15 @@ def main() -> None:
         med_r, med_s = statistics.median(resets[name]), statistics.median(steps[name])
         print(f"  {name:14s} reset (load+reset) median {med_r * 1000:7.1f} ms  ({med_r / base_r:5.3f}x raw)   "
               f"step median {med_s * 1000:6.1f} ms ({med_s / base_s:5.3f}x raw, n={len(steps[name])})")
+    totals = [0.0, 0.0, 0.0, 0.0]
+    for task, walk in zip(tasks, walks, strict=True):
+        fresh = gym.make("agent_envs/ALFWorld-v0", data_dir=str(args.data_dir), plan_cache=None)
+        totals = [a + b for a, b in zip(totals, own_overhead(fresh, task.task_id, walk), strict=True)]
+        fresh.close()
+    step_pct = (totals[0] - totals[1]) / totals[1] * 100
+    reset_pct = (totals[2] - totals[3]) / totals[3] * 100
+    print(f"  our own code per call (env time minus engine time, load-independent): "
+          f"step +{step_pct:.2f}%, reset +{reset_pct:.2f}%")
     for env in ours.values():
         env.close()
 

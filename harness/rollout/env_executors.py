@@ -49,11 +49,9 @@ class EnvExecutor(Protocol):
 
 
 def _make(env_id: str, kwargs: dict[str, Any]) -> Any:
-    import gymnasium as gym
+    from agent_envs.workers import make_env
 
-    import agent_envs  # noqa: F401 - registers the built-in ids
-
-    return gym.make(env_id, **kwargs)
+    return make_env(env_id, kwargs)
 
 
 class _LocalHandle:

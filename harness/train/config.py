@@ -107,7 +107,7 @@ class LearnerConfig(_Section):
     """Episode return multiplier (verl-agent: success = 10)."""
     invalid_penalty: float = 0.1
     """Subtracted from a turn's score when its action was invalid (verl-agent: 0.1)."""
-    lr: float = 1e-2
+    lr: float = 5e-3
     """AdamW learning rate."""
     weight_decay: float = 0.0
     """AdamW weight decay."""

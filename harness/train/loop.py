@@ -154,6 +154,12 @@ class Trainer:
         gen_time0 = getattr(self.policy, "generation_time_s", 0.0)
         episodes = self._play(self.train_specs(), cfg.rollout.temperature)
         rollout_s = time.perf_counter() - started
+        failed = [e for e in episodes if e.status != "ok"]
+        if failed and len(failed) == len(episodes):
+            raise RuntimeError(f"every rollout of iteration {self.iteration + 1} failed; first:\n{failed[0].error}")
+        if failed and self.progress:
+            print(f"[train] {len(failed)} of {len(episodes)} episodes failed; first: {failed[0].error[-500:]}",
+                  flush=True)
         row: dict[str, Any] = {"iteration": self.iteration + 1}
         row.update(rollout_metrics(episodes, "train/"))
         row["rollout_time_s"] = rollout_s

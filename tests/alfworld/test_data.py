@@ -107,3 +107,33 @@ def test_both_grammar_generations(alfworld_data: Path) -> None:
     assert grammar_version(shipped_new["grammar"]) == "new" and shipped_new["walkthrough"]
     with pytest.raises(ValueError):
         read_game(dict(new_task.data), grammar="ancient")
+
+
+def test_play_a_game_from_an_archive(alfworld_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tar.xz of game files is listed without unpacking by hand and unpacked once (into the cache) when played."""
+    import tarfile
+
+    import gymnasium as gym
+
+    from agent_envs.alfworld import engine
+    from agent_envs.alfworld.pool import play_expert_episode
+
+    trials = sorted((alfworld_data / "json_2.1.1" / "train").glob("*/*"))[:2]
+    archive = tmp_path / "mini_train.tar.xz"
+    with tarfile.open(archive, "w:xz") as tar:
+        for trial in trials:
+            tar.add(trial / "game.tw-pddl", f"json_2.1.1/train/{trial.parent.name}/{trial.name}/game.tw-pddl")
+    monkeypatch.setattr(engine, "CACHE_DIR", tmp_path / "cache")
+    empty_root = tmp_path / "root"
+    empty_root.mkdir()
+    task_set = data.load_tasks(empty_root, archive=archive)
+    assert task_set.sizes() == {"train": 2}
+    kwargs = {"data_dir": str(empty_root), "archive": str(archive), "expert": True, "plan_cache": None}
+    env = gym.make("agent_envs/ALFWorld-v0", **kwargs)
+    try:
+        result = play_expert_episode(env, task_set.task_ids("train")[1])
+    finally:
+        env.close()
+    assert result["won"] and result["plan_source"] == "walkthrough"
+    unpacked = (tmp_path / "cache" / "archives").glob("mini_train.tar.xz-*/json_2.1.1/train/*/*/game.tw-pddl")
+    assert len(list(unpacked)) == 2

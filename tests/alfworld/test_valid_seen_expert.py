@@ -1,5 +1,6 @@
 """Every valid_seen (eval_in_distribution) game is won by replaying one Fast Downward plan per game through
-`gymnasium.make("agent_envs/ALFWorld-v0")`, two worker processes, one env each."""
+`gymnasium.make("agent_envs/ALFWorld-v0")`, two worker processes, one env each. valid_seen ships no walkthrough (old
+grammar), so the plans come from the planner (now, or cached from an earlier run on this machine)."""
 
 from __future__ import annotations
 
@@ -19,16 +20,18 @@ def test_all_140_valid_seen_games_won_by_planner_expert(alfworld_data: Path) -> 
     task_ids = load_tasks(alfworld_data).task_ids("eval_in_distribution")
     assert len(task_ids) == 140
     start = time.perf_counter()
-    # plan_cache=None: plan every game now, as on a fresh machine (no plans cached by an earlier run)
-    kwargs = {"data_dir": str(alfworld_data), "plan_cache": None}
+    # One Fast Downward plan per game, cached by game digest in ~/.cache/aemgym/alfworld/plans (like the wheel cache):
+    # most games plan in < 1 s but a few clean/two-object games take minutes, so a fresh machine pays that once.
+    kwargs = {"data_dir": str(alfworld_data)}
     results = run_expert_episodes(task_ids, n_workers=2, env_kwargs=kwargs, progress=True)
     elapsed = time.perf_counter() - start
     errors = [r for r in results if "error" in r]
     assert not errors, errors[0]["error"]
     lost = [(r["task_id"], r["commands"], r["last_observation"]) for r in results if not r["won"]]
     per_type = Counter(r["task_type"] for r in results if r["won"])
-    print(f"valid_seen: {140 - len(lost)}/140 won in {elapsed:.0f} s; per type {dict(per_type)}")
+    sources = Counter(r["plan_source"] for r in results)
+    print(f"valid_seen: {140 - len(lost)}/140 won in {elapsed:.0f} s; per type {dict(per_type)}; plans {dict(sources)}")
     assert not lost, lost[:3]
-    assert all(r["invalid"] == 0 and r["plan_source"] == "planner" and r["steps"] < 50 for r in results)
+    assert all(r["invalid"] == 0 and r["plan_source"] in ("planner", "cache") and r["steps"] < 50 for r in results)
     assert all(" in/on " in " ".join(r["commands"]) or r["task_type"] == "look_at_obj_in_light" for r in results)
     assert [r["task_id"] for r in results] == task_ids

@@ -67,10 +67,12 @@ def test_500_is_retried_then_reported(fake_server):
 
 def test_slow_reply_times_out_then_retry_succeeds(fake_server):
     fake_server.fake.faults.append("slow:4")
-    response = ask(OpenAIPolicy(base_url=fake_server.base_url, model="fake-model", timeout_s=1.0, max_retries=1, backoff_s=0.01))
+    response = ask(OpenAIPolicy(base_url=fake_server.base_url, model="fake-model", timeout_s=1.0, max_retries=1,
+                                backoff_s=0.01))
     assert response.error is None and response.text
     fake_server.fake.faults.extend(["slow:4", "slow:4"])
-    response = ask(OpenAIPolicy(base_url=fake_server.base_url, model="fake-model", timeout_s=1.0, max_retries=1, backoff_s=0.01))
+    response = ask(OpenAIPolicy(base_url=fake_server.base_url, model="fake-model", timeout_s=1.0, max_retries=1,
+                                backoff_s=0.01))
     assert "Timeout" in response.error
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,6 +49,8 @@ def test_ten_iterations_raise_success_above_its_initial_value(tmp_path):
 def _state_equal(a, b) -> None:
     if isinstance(a, torch.Tensor):
         assert torch.equal(a, b)
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b)
     elif isinstance(a, dict):
         assert a.keys() == b.keys()
         for key in a:

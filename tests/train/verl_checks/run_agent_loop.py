@@ -34,16 +34,19 @@ loop.rollout_config = SimpleNamespace(response_length=512)
 extra = {"env_id": "agent_envs/Doors-v0", "task_id": "doors-train-5",
          "env_kwargs": json.dumps({"n_rooms": 1, "max_episode_steps": 4}), "max_turns": 4}
 out = asyncio.run(loop.run({"temperature": 1.0}, extra_info=extra))
-generated = [t for t, m in zip(out.response_ids, out.response_mask) if m == 1]
+generated = [t for t, m in zip(out.response_ids, out.response_mask, strict=True) if m == 1]
 prompts = loop.server_manager.prompts
 print(json.dumps({
     "registered": AGENT_NAME in _agent_loop_registry,
     "reward": out.reward_score, "success": out.extra_fields["success"], "turns": out.extra_fields["env_turns"],
     "lengths_match": len(out.response_ids) == len(out.response_mask) == len(out.response_logprobs),
     "generated_text": tokenizer.decode(generated),
-    "masked_logprobs_zero": all(lp == 0.0 for lp, m in zip(out.response_logprobs, out.response_mask) if m == 0),
-    "append_only": all(p2[: len(p1)] == p1 for p1, p2 in zip(prompts, prompts[1:])),
-    "last_prompt_is_buffer": prompts[-1] == out.prompt_ids + out.response_ids[: len(prompts[-1]) - len(out.prompt_ids)],
+    "masked_logprobs_zero": all(
+        lp == 0.0 for lp, m in zip(out.response_logprobs, out.response_mask, strict=True) if m == 0
+    ),
+    "append_only": all(p2[: len(p1)] == p1 for p1, p2 in zip(prompts, prompts[1:], strict=False)),
+    "last_prompt_is_buffer": prompts[-1]
+    == out.prompt_ids + out.response_ids[: len(prompts[-1]) - len(out.prompt_ids)],
     "as_dict_keys": sorted(out.as_dict()),
 }))
 
