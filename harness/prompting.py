@@ -18,9 +18,10 @@ from harness.types import Message
 
 FIELDS = ("instruction", "step", "history_length", "history", "observation", "admissible_actions")
 
+# Short and literal: in a hand check (6 samples, one Doors prompt) SmolLM2-135M answered with an action 2/6 times
+# with this wording and 0/6 with a longer one.
 DEFAULT_SYSTEM = (
-    "You are an agent acting in a text environment. Think briefly, then give exactly one action "
-    "inside <action>...</action> tags."
+    "You are an agent in a text environment. You reply only with one action, written as <action>ACTION</action>."
 )
 
 GENERIC: dict[str, str] = {
@@ -30,13 +31,13 @@ GENERIC: dict[str, str] = {
         "{history}\n\n"
         "Current observation:\n{observation}\n\n"
         "Admissible actions:\n{admissible_actions}\n\n"
-        "Reply with your next action inside <action>...</action> tags, e.g. <action>look</action>."
+        "Choose one admissible action. Reply in the form <action>ACTION</action>."
     ),
     "default_no_history": (
         "Task: {instruction}\n\n"
         "Current observation:\n{observation}\n\n"
         "Admissible actions:\n{admissible_actions}\n\n"
-        "Reply with your next action inside <action>...</action> tags, e.g. <action>look</action>."
+        "Choose one admissible action. Reply in the form <action>ACTION</action>."
     ),
 }
 

@@ -82,11 +82,13 @@ class PlanExpert:
         self._stale = True
         self.replans = 0
         self.plan_seconds = 0.0  # wall time spent planning in this episode
+        self.failed = False  # the planner gave no plan (limits hit) in this episode
 
     def start(self) -> None:
         """Forget the previous game; the plan is made lazily at the first `next_action` (never if unused)."""
         self.plan, self.cursor, self.source, self._stale, self.replans = [], 0, "none", True, 0
         self.plan_seconds = 0.0
+        self.failed = False
 
     def initial_plan(self) -> list[str]:
         """The plan from the game's initial state: walkthrough, cached plan, or a new Fast Downward plan."""
@@ -114,6 +116,8 @@ class PlanExpert:
         """The expert's next command (plans on first use, replans when the agent left the plan or the planned
         command is not admissible, e.g. a walkthrough that does not fit this game)."""
         for _attempt in range(2):
+            if self._stale and self.failed:
+                break  # the planner already failed (time/memory limit) in this episode: do not retry every step
             if self._stale:
                 if self.cursor == 0 and not self.plan and self.replans == 0:
                     self.plan = self.initial_plan()
@@ -126,6 +130,7 @@ class PlanExpert:
                 self._stale = False
             if self.cursor < len(self.plan) and self.plan[self.cursor] in self.engine.admissible():
                 return self.plan[self.cursor]
+            self.failed = self.failed or not self.plan
             self._stale = True
         return FALLBACK_ACTION
 

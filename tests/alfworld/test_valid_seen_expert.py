@@ -22,7 +22,7 @@ def test_all_140_valid_seen_games_won_by_planner_expert(alfworld_data: Path) -> 
     start = time.perf_counter()
     # One Fast Downward plan per game, cached by game digest in ~/.cache/aemgym/alfworld/plans (like the wheel cache):
     # most games plan in < 1 s but a few clean/two-object games take minutes, so a fresh machine pays that once.
-    kwargs = {"data_dir": str(alfworld_data)}
+    kwargs = {"data_dir": str(alfworld_data), "plan_memory_mb": 12288}  # one two-object game needs > 4 GB
     results = run_expert_episodes(task_ids, n_workers=2, env_kwargs=kwargs, progress=True)
     elapsed = time.perf_counter() - start
     errors = [r for r in results if "error" in r]
