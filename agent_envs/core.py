@@ -195,7 +195,7 @@ class TextEnv(gym.Env[str, str]):
         return self._task_set
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        """Start an episode on `options["task_id"]`, or on a task of `options.get("split", self.split)` drawn with the seed."""
+        """Start an episode on `options["task_id"]`, or on a seeded random task of `options["split"]` / `self.split`."""
         super().reset(seed=seed)
         options = dict(options or {})
         if options.get("task_id") is not None:
@@ -208,7 +208,8 @@ class TextEnv(gym.Env[str, str]):
         self.task, self.steps, self.success, self.score = task, 0, False, 0.0
         obs, extra = self._start(task)
         self._last_obs = obs
-        info = {TASK_ID: task.task_id, TASK_TYPE: task.task_type, STEP: 0, ACTION_VALID: True, SUCCESS: False, SCORE: 0.0}
+        info = {TASK_ID: task.task_id, TASK_TYPE: task.task_type, STEP: 0, ACTION_VALID: True}
+        info.update({SUCCESS: False, SCORE: 0.0})
         info.update(extra)
         info.setdefault(ADMISSIBLE_ACTIONS, self._admissible_actions())
         info.setdefault(ANCHOR_OBS, obs)

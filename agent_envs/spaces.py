@@ -21,7 +21,9 @@ class UnicodeText(spaces.Space[str]):
     `sample()` returns short printable strings (for `check_env` and smoke tests), not model-like text.
     """
 
-    def __init__(self, max_length: int = 1 << 20, *, min_length: int = 0, seed: int | np.random.Generator | None = None):
+    def __init__(
+        self, max_length: int = 1 << 20, *, min_length: int = 0, seed: int | np.random.Generator | None = None
+    ):
         if not 0 <= min_length <= max_length:
             raise ValueError(f"need 0 <= min_length <= max_length, got {min_length=} {max_length=}")
         self.min_length = int(min_length)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agent_envs.core import ACTION_VALID, TextEnv, Task, TaskSet, Transition
+from agent_envs.core import ACTION_VALID, Task, TaskSet, TextEnv, Transition
 from agent_envs.parsing import extract_tag
 
 SPLIT_SIZES = {"train": 1000, "valid": 100, "test": 100}
@@ -41,7 +41,9 @@ class DoorsEnv(TextEnv):
         lenient: also accept a bare door label ("B", "door b") without tags, as tiny models emit.
     """
 
-    def __init__(self, *, n_rooms: int = 3, n_doors: int = 4, dark_fraction: float = 0.0, lenient: bool = True, **kw: Any):
+    def __init__(
+        self, *, n_rooms: int = 3, n_doors: int = 4, dark_fraction: float = 0.0, lenient: bool = True, **kw: Any
+    ):
         super().__init__(**kw)
         if not 2 <= n_doors <= 26 or n_rooms < 1:
             raise ValueError(f"need 2 <= n_doors <= 26 and n_rooms >= 1, got {n_doors=} {n_rooms=}")
@@ -89,7 +91,8 @@ class DoorsEnv(TextEnv):
     def _act(self, action: str) -> Transition:
         assert self.task is not None
         if action not in self.labels:
-            return Transition(f"There is no door {action[:20]!r} here. {self._describe_room()}", info={ACTION_VALID: False})
+            feedback = f"There is no door {action[:20]!r} here. {self._describe_room()}"
+            return Transition(feedback, info={ACTION_VALID: False})
         if action != self.task.data["doors"][self._room]:
             self._tried.append(action)
             return Transition(f"Door {action} is locked. {self._describe_room()}")
