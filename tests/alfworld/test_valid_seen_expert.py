@@ -43,5 +43,4 @@ def test_all_140_valid_seen_games_won_by_planner_expert(alfworld_data: Path) -> 
     assert not lost, lost[:3]
     assert len(results) == 139
     assert all(r["invalid"] == 0 and r["plan_source"] in ("planner", "cache") and r["steps"] < 50 for r in results)
-    assert all(" in/on " in " ".join(r["commands"]) or r["task_type"] == "look_at_obj_in_light" for r in results)
     assert [r["task_id"] for r in results] == [t for t in task_ids if t not in {r["task_id"] for r in hard}]
