@@ -14,6 +14,7 @@ The turn limit comes from `gymnasium.make(..., max_episode_steps=...)` → `trun
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -23,6 +24,9 @@ import gymnasium as gym
 from agent_envs.errors import TaskNotFound
 from agent_envs.parsing import clean_action, describe_response, extract_tag
 from agent_envs.spaces import UnicodeText
+
+_TASK_SETS: dict[tuple[type, str], TaskSet] = {}  # see TextEnv.task_set
+_TASK_SETS_LOCK = threading.RLock()
 
 # Keys every `info` dict carries.
 ACTION_VALID = "action_valid"
@@ -189,9 +193,18 @@ class TextEnv(gym.Env[str, str]):
     # ----- the Gymnasium API ----------------------------------------------------------------------------------------
     @property
     def task_set(self) -> TaskSet:
-        """This env's tasks (loaded once per instance)."""
+        """This env's tasks, loaded once per process for each (class, `_task_set_kwargs()`) and shared.
+
+        A runner makes one env per episode; reloading the task set each time was 98% of a Doors step. Task sets are
+        read-only after construction, so sharing them is safe.
+        """
         if self._task_set is None:
-            self._task_set = type(self).load_task_set(**self._task_set_kwargs())
+            kwargs = self._task_set_kwargs()
+            key = (type(self), repr(sorted(kwargs.items())))
+            with _TASK_SETS_LOCK:
+                if key not in _TASK_SETS:
+                    _TASK_SETS[key] = type(self).load_task_set(**kwargs)
+                self._task_set = _TASK_SETS[key]
         return self._task_set
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:

@@ -25,38 +25,13 @@ from typing import Any
 
 from agent_envs.errors import EnvUnavailable
 
-_TASK_SETS: dict[tuple, Any] = {}
-_TASK_SETS_LOCK = threading.Lock()
-
-
-def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> Any:
-    """`gymnasium.make(env_id, **env_kwargs)`, sharing one task set between all envs of the same class and config.
-
-    `TextEnv` loads its task set per instance; a runner makes one env per episode, and for Doors that load was 98%
-    of the harness's time per step. Task sets are read-only after construction, so sharing them is safe.
-    """
-    import gymnasium as gym
-
-    import agent_envs  # noqa: F401 - registers the built-in ids
-    from agent_envs.core import TextEnv
-
-    env = gym.make(env_id, **dict(env_kwargs or {}))
-    base = env.unwrapped
-    if isinstance(base, TextEnv) and base._task_set is None:
-        try:
-            key = (type(base), repr(sorted(base._task_set_kwargs().items())))
-        except Exception:  # noqa: BLE001 - an env with unusual kwargs simply loads its own task set
-            return env
-        with _TASK_SETS_LOCK:
-            task_set = _TASK_SETS.get(key)
-            if task_set is None:
-                task_set = _TASK_SETS[key] = base.task_set
-        base._task_set = task_set
-    return env
-
 
 def _worker_main(conn: Any) -> None:
     """Worker loop: make / reset / step / close envs on request until told to stop."""
+    import gymnasium as gym
+
+    import agent_envs  # noqa: F401 - registers the built-in ids
+
     envs: dict[int, Any] = {}
     while True:
         try:
@@ -69,7 +44,7 @@ def _worker_main(conn: Any) -> None:
         try:
             if method == "make":
                 env_id, env_kwargs = args
-                envs[handle] = make_env(env_id, env_kwargs)
+                envs[handle] = gym.make(env_id, **dict(env_kwargs or {}))
                 result: Any = None
             elif method == "close":
                 env = envs.pop(handle, None)

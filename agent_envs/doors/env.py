@@ -65,17 +65,20 @@ class DoorsEnv(TextEnv):
 
     def _describe_room(self) -> str:
         assert self.task is not None
-        text = f"Room {self._room + 1} of {self.n_rooms}. Doors: {' '.join(self.labels)}."
+        # The door labels are in the instruction, not here: next to the hint they are distractors that made a tiny
+        # byte model need twice the updates to learn to read the hint (measured with a supervised probe).
+        text = f"Room {self._room + 1} of {self.n_rooms}."
         if self.task.data["dark"]:
             if self._tried:
                 text += f" Locked so far: {' '.join(self._tried)}."
         else:
-            text += f" A draft comes from door {self.task.data['doors'][self._room]}."
+            text += f" The draft comes from door {self.task.data['doors'][self._room]}."
         return text
 
     def _start(self, task: Task) -> tuple[str, dict[str, Any]]:
         self._room, self._tried = 0, []
-        instruction = f"Leave the last of {self.n_rooms} rooms. In each room, open the door that leads on."
+        instruction = (f"Leave the last of {self.n_rooms} rooms. Each room has doors {self.labels[0]} to "
+                       f"{self.labels[-1]}; open the one that leads on.")
         return f"{instruction}\n{self._describe_room()}", {"instruction": instruction}
 
     def _parse(self, response: str) -> str | None:

@@ -4,6 +4,9 @@ reset() starts a sandbox with the repository at its base commit (future history 
 text. Each step runs one bash command (a ```bash block) and returns its exit code and truncated output. `submit`
 (or mini-swe-agent's sentinel) ends the episode: the env takes `git diff` from the sandbox, grades it in a fresh
 sandbox and returns reward 1.0 if resolved, with FAIL_TO_PASS / PASS_TO_PASS details in `info["grade"]`.
+An episode cut short without a submission (the turn limit, the episode's command-time budget or its wall-clock limit)
+is graded the same way on its current diff, as SWE-bench agents' final diffs are: that last step has
+`truncated=True`, the grade's reward, and `info["auto_submitted"] = True` with `info["truncation"]` saying why.
 
 Without data the env serves the embedded synthetic instance `aemgym__tinycalc-1` (local backend, no Docker).
 """
@@ -12,11 +15,25 @@ from __future__ import annotations
 
 import base64
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agent_envs.core import ACTION_VALID, INSTRUCTION, Task, TaskSet, TextEnv, Transition
+from gymnasium.wrappers import TimeLimit
+
+from agent_envs.core import (
+    ACTION_VALID,
+    ANCHOR_OBS,
+    EXPERT_ACTION,
+    INSTRUCTION,
+    SCORE,
+    SUCCESS,
+    Task,
+    TaskSet,
+    TextEnv,
+    Transition,
+)
 from agent_envs.sandbox.base import Sandbox, SandboxLimits
 from agent_envs.swebench import actions, synthetic
 from agent_envs.swebench.data import load_instances
@@ -37,9 +54,13 @@ class SWEBenchEnv(TextEnv):
         cache_dir: template cache (default `$AEMGYM_SWEBENCH_CACHE` or ~/.cache/aemgym/swebench).
         python: interpreter for local templates (default: pyenv's matching the spec's version).
         command_timeout: seconds per command; episode_budget_s: total command time per episode.
+        wall_time_limit_s: wall-clock limit per episode (model time included; None: none).
+        max_turns: turn limit at which the current diff is graded; default: the `max_episode_steps` of the
+            `TimeLimit` wrapper `gymnasium.make` put around this env (50 as registered).
         grade_timeout_s: limit for the eval script.
         max_format_errors: end the episode after this many consecutive unparseable replies (None: never).
-        docker / docker_namespace: docker executable and image namespace for the Docker backend.
+        docker_url / docker_namespace: Docker engine (default `$DOCKER_HOST` / the default socket) and image
+            namespace for the Docker backend.
         **kwargs: `TextEnv` options (split, expert, invalid_action_penalty, render_mode, ...).
     """
 
@@ -53,8 +74,9 @@ class SWEBenchEnv(TextEnv):
                  instance_ids: list[str] | None = None, repos: list[str] | None = None, backend: str = "local",
                  repos_dir: str | None = None, cache_dir: str | None = None, python: str | None = None,
                  command_timeout: float = 60.0, episode_budget_s: float = 1800.0, grade_timeout_s: float = 1800.0,
-                 max_format_errors: int | None = None, docker: str = "docker", docker_namespace: str = "swebench",
-                 split: str = "test", **kwargs: Any):
+                 wall_time_limit_s: float | None = None, max_turns: int | None = None,
+                 max_format_errors: int | None = None, docker_url: str | None = None,
+                 docker_namespace: str = "swebench", split: str = "test", **kwargs: Any):
         super().__init__(split=split, **kwargs)
         if backend not in ("local", "docker"):
             raise ValueError(f"backend must be 'local' or 'docker', got {backend!r}")
@@ -63,7 +85,11 @@ class SWEBenchEnv(TextEnv):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.limits = SandboxLimits(timeout_s=command_timeout, episode_budget_s=episode_budget_s)
         self.grade_timeout_s, self.max_format_errors = grade_timeout_s, max_format_errors
-        self.docker, self.docker_namespace = docker, docker_namespace
+        self.docker_url, self.docker_namespace = docker_url, docker_namespace
+        self.wall_time_limit_s, self.max_turns = wall_time_limit_s, max_turns
+        self._turn_limit: int | None = max_turns
+        self._started_at = 0.0
+        self._truncation = ""
         self.sandbox: Sandbox | None = None
         self.last_grade: GradeResult | None = None
         self.last_patch = ""
@@ -102,7 +128,7 @@ class SWEBenchEnv(TextEnv):
 
             image = image_name(instance["instance_id"], self.docker_namespace)
             base = instance["base_commit"] if agent else None
-            return lambda: DockerSandbox(image, docker=self.docker, strip_history=base,
+            return lambda: DockerSandbox(image, base_url=self.docker_url, strip_history=base,
                                          limits=SandboxLimits(**vars(limits)))
         template = build_template(instance, cache_dir=self.cache_dir, repos_dir=self.repos_dir, python=self.python)
         work_root = self.cache_dir / "episodes"
@@ -113,9 +139,41 @@ class SWEBenchEnv(TextEnv):
         instance = dict(task.data)
         self.sandbox = self.sandbox_factory(instance, agent=True)().start()
         self.last_grade, self.last_patch, self._format_errors, self._gold_applied = None, "", 0, False
+        self._started_at, self._truncation = time.monotonic(), ""
         problem = instance["problem_statement"]
         obs = f"<issue>\n{problem.strip()}\n</issue>\nThe repository is at /testbed. Reply with one ```bash command."
         return obs, {INSTRUCTION: problem, "repo": instance["repo"], "backend": self.backend}
+
+    # ----- episode limits --------------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start an episode (see `TextEnv.reset`); also picks up the turn limit of the enclosing `TimeLimit`."""
+        if self.max_turns is None:
+            self._turn_limit = _enclosing_time_limit(self)
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """One turn (see `TextEnv.step`); at the turn limit or a time limit the current diff is graded."""
+        obs, reward, terminated, truncated, info = super().step(action)
+        if terminated or self.sandbox is None:
+            return obs, reward, terminated, truncated, info
+        if not self._truncation:
+            if self._turn_limit is not None and self.steps >= self._turn_limit:
+                self._truncation = "turn_limit"
+            elif self.wall_time_limit_s is not None and time.monotonic() - self._started_at >= self.wall_time_limit_s:
+                self._truncation = "wall_time"
+        if not self._truncation:
+            return obs, reward, terminated, truncated, info
+        why = {"turn_limit": f"the turn limit ({self._turn_limit}) is reached",
+               "episode_budget": f"the command time budget ({self.limits.episode_budget_s:g} s) is spent",
+               "wall_time": f"the wall-clock limit ({self.wall_time_limit_s} s) is reached"}[self._truncation]
+        graded = self._submit(f"{obs}\n\nThe episode ends: {why}; your current changes are submitted.")
+        self.success, self.score = self.success or graded.success, max(self.score, graded.score)
+        self._last_obs = graded.observation
+        info.update(graded.info)
+        info.update({"auto_submitted": True, "truncation": self._truncation, SUCCESS: self.success, SCORE: self.score,
+                     ANCHOR_OBS: graded.observation})
+        info.pop(EXPERT_ACTION, None)
+        return graded.observation, reward + graded.reward, False, True, info
 
     # ----- steps -----------------------------------------------------------------------------------------------------
     def _parse(self, response: str) -> str | None:
@@ -146,13 +204,14 @@ class SWEBenchEnv(TextEnv):
         info = {"exit_code": result.exit_code, "timed_out": result.timed_out}
         if actions.is_submit_output(result):
             return self._submit("Submitted.")
-        if result.note.startswith("episode time budget"):
-            return self._submit(observation + "\nThe episode time budget is spent; your changes are submitted.")
+        if self.sandbox.used_s >= self.sandbox.limits.episode_budget_s or result.note.startswith("episode time"):
+            self._truncation = "episode_budget"
         return Transition(observation, info=info)
 
     def _submit(self, message: str) -> Transition:
         assert self.sandbox is not None and self.task is not None
         instance = dict(self.task.data)
+        self.sandbox.limits.episode_budget_s = float("inf")  # taking the patch is the env's work, not the agent's
         self.last_patch = self.sandbox.diff(instance["base_commit"], exclude=patch_test_files(instance["test_patch"]))
         self._close_sandbox()
         result = grade(instance, self.last_patch, self.sandbox_factory(instance, agent=False),
@@ -189,3 +248,20 @@ class SWEBenchEnv(TextEnv):
                 self._close_sandbox()
             except Exception:  # interpreter shutdown: best effort only
                 pass
+
+
+def _enclosing_time_limit(env: TextEnv) -> int | None:
+    """The `max_episode_steps` of the `TimeLimit` wrapper calling into `env`, found on the call stack (or None).
+
+    `gymnasium.make` gives the unwrapped env a spec with `max_episode_steps=None` and keeps the limit in the
+    `TimeLimit` wrapper only; wrappers call `self.env.reset(...)` synchronously, so that wrapper is a caller's `self`.
+    """
+    frame = sys._getframe(1)
+    for _ in range(32):
+        if frame is None:
+            break
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, TimeLimit) and owner.unwrapped is env:
+            return getattr(owner, "_max_episode_steps", None)
+        frame = frame.f_back
+    return None

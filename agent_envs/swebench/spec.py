@@ -120,7 +120,7 @@ def eval_script(instance: Mapping[str, Any], *, local: bool = False) -> str:
 
 def image_name(instance_id: str, namespace: str = "swebench") -> str:
     """The official per-instance image, e.g. `swebench/sweb.eval.x86_64.pytest-dev_1776_pytest-7490:latest`."""
-    return f"{namespace}/sweb.eval.x86_64.{instance_id.lower()}:latest".replace("__", "_1776_")
+    return f"{namespace}/sweb.eval.x86_64.{instance_id.lower().replace('__', '_1776_')}:latest"
 
 
 def patch_test_files(test_patch: str) -> list[str]:

@@ -27,6 +27,7 @@ def eval_predictions(
     repos_dir: str = typer.Option(None, help="local clones <owner>__<name> for the local backend"),
     cache_dir: str = typer.Option(None, help="template cache (default ~/.cache/aemgym/swebench)"),
     python: str = typer.Option(None, help="interpreter for local templates (default: pyenv's matching version)"),
+    docker_url: str = typer.Option(None, help="Docker engine for --backend docker (default $DOCKER_HOST)"),
     timeout: float = typer.Option(1800, help="seconds for each eval script"),
     out: Path = typer.Option(None, help="write the per-instance report JSON here"),
 ) -> None:
@@ -36,7 +37,7 @@ def eval_predictions(
 
     preds = read_predictions(predictions)
     env = SWEBenchEnv(data_path=data, backend=backend, repos_dir=repos_dir, cache_dir=cache_dir, python=python,
-                      grade_timeout_s=timeout, instance_ids=None)
+                      grade_timeout_s=timeout, instance_ids=None, docker_url=docker_url)
     reports = {}
     for pred in preds:
         iid = pred["instance_id"]

@@ -49,9 +49,11 @@ class EnvExecutor(Protocol):
 
 
 def _make(env_id: str, kwargs: dict[str, Any]) -> Any:
-    from agent_envs.workers import make_env
+    import gymnasium as gym
 
-    return make_env(env_id, kwargs)
+    import agent_envs  # noqa: F401 - registers the built-in ids
+
+    return gym.make(env_id, **kwargs)
 
 
 class _LocalHandle:

@@ -59,9 +59,10 @@ class EpisodeSpec:
         return f"{self.group_id}/{self.sample_index}"
 
 
-async def _play(
+async def play_spec(
     spec: EpisodeSpec, env_id: str, env_kwargs: dict, policy: Policy, builder: PromptBuilder, executor: EnvExecutor
 ) -> Episode:
+    """Open an env in `executor`, play `spec` and close it; an env that fails to start gives an `error` episode."""
     handle: EnvHandle | None = None
     try:
         handle = await executor.open(env_id, env_kwargs)
@@ -135,7 +136,7 @@ async def run_episodes(
 
     async def one(spec: EpisodeSpec) -> None:
         async with semaphore:
-            episode = await _play(spec, env_id, env_kwargs, policy, builder, env_executor)
+            episode = await play_spec(spec, env_id, env_kwargs, policy, builder, env_executor)
         if store is not None:
             store.append(episode)
         done[spec.episode_id] = episode

@@ -7,12 +7,10 @@ templates it accepts a literal `str.format` template. Envs live in any `harness.
 from __future__ import annotations
 
 import asyncio
-import traceback
 from typing import Any
 
 from harness.prompting import PromptBuilder, PromptConfig
-from harness.rollout import EpisodeSpec
-from harness.rollout.episode import run_episode
+from harness.rollout import EpisodeSpec, play_spec
 from harness.types import Episode, Policy
 
 
@@ -31,27 +29,6 @@ def make_prompt_builder(env_id: str, template: str | None, *, history_length: in
     return builder
 
 
-async def _play(spec: EpisodeSpec, env_id: str, env_kwargs: dict[str, Any], policy: Policy, builder: PromptBuilder,
-                executor: Any) -> Episode:
-    handle = None
-    try:
-        handle = await executor.open(env_id, env_kwargs)
-        options = {"split": spec.split} if spec.split else None
-        return await run_episode(handle, policy, builder, env_id=env_id, episode_id=spec.episode_id,
-                                 task_id=spec.task_id, group_id=spec.group_id, sample_index=spec.sample_index,
-                                 seed=spec.seed, options=options)
-    except Exception as exc:  # an env that fails to start marks its episode, the iteration goes on
-        return Episode(episode_id=spec.episode_id, env_id=env_id, task_id=spec.task_id, group_id=spec.group_id,
-                       sample_index=spec.sample_index, turns=[], total_reward=0.0, success=False, score=0.0,
-                       status="error", error="".join(traceback.format_exception(exc))[-4000:])
-    finally:
-        if handle is not None:
-            try:
-                await handle.close()
-            except Exception:  # noqa: BLE001 - a failing close must not lose the episode
-                pass
-
-
 async def play_specs(env_id: str, env_kwargs: dict[str, Any], policy: Policy, specs: list[EpisodeSpec],
                      builder: PromptBuilder, executor: Any, *, concurrency: int = 64) -> list[Episode]:
     """Play `specs` concurrently (at most `concurrency` at once); episodes in `specs` order."""
@@ -59,6 +36,6 @@ async def play_specs(env_id: str, env_kwargs: dict[str, Any], policy: Policy, sp
 
     async def one(spec: EpisodeSpec) -> Episode:
         async with semaphore:
-            return await _play(spec, env_id, env_kwargs, policy, builder, executor)
+            return await play_spec(spec, env_id, env_kwargs, policy, builder, executor)
 
     return list(await asyncio.gather(*(one(s) for s in specs)))

@@ -11,6 +11,12 @@ import agent_envs  # noqa: F401  (registers the ids)
 from agent_envs.swebench.actions import SUBMIT_SENTINEL, ParseError, fence, parse_command
 from agent_envs.testing import TextEnvConformance
 
+#: A scripted fix of the synthetic bug (median of even-length inputs), as an agent would type it.
+FIX = ("python - <<'EOF'\nimport pathlib\np = pathlib.Path('tinycalc/stats.py')\n"
+       "s = p.read_text().replace('    return ordered[len(ordered) // 2]\\n', "
+       "'    m = len(ordered) // 2\\n    return ordered[m] if len(ordered) % 2 else "
+       "(ordered[m - 1] + ordered[m]) / 2\\n')\np.write_text(s)\nEOF")
+
 
 class TestSWEBenchConformance(TextEnvConformance):
     env_id = "agent_envs/SWEBench-v0"
@@ -34,11 +40,7 @@ def test_scripted_episode_resolves() -> None:
         assert "median" in obs and info["backend"] == "local"
         obs, *_ = env.step(fence("grep -n 'def median' -A4 tinycalc/stats.py"))
         assert "<returncode>0</returncode>" in obs and "ordered[len(ordered) // 2]" in obs
-        fix = ("python - <<'EOF'\nimport pathlib\np = pathlib.Path('tinycalc/stats.py')\n"
-               "s = p.read_text().replace('    return ordered[len(ordered) // 2]\\n', "
-               "'    m = len(ordered) // 2\\n    return ordered[m] if len(ordered) % 2 else "
-               "(ordered[m - 1] + ordered[m]) / 2\\n')\np.write_text(s)\nEOF")
-        obs, reward, terminated, _, info = env.step(fence(fix))
+        obs, reward, terminated, _, info = env.step(fence(FIX))
         assert not terminated and info["exit_code"] == 0
         obs, *_ = env.step(fence("python -c 'from tinycalc.stats import median; print(median([4, 1, 3, 2]))'"))
         assert "2.5" in obs
@@ -63,6 +65,43 @@ def test_expert_and_unresolved_submission() -> None:
         assert obs.count("\n") <= 4
         _, reward, terminated, _, info = env.step(fence("submit"))
         assert terminated and reward == 0.0 and info["grade"]["f2p"] == "0/1" and info["success"] is False
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    ("reason", "make_kwargs", "commands"),
+    [
+        ("turn_limit", {"max_episode_steps": 3}, ["ls", "git status --short"]),
+        ("episode_budget", {"episode_budget_s": 2.0}, ["sleep 30"]),
+        ("wall_time", {"wall_time_limit_s": 3.0}, ["sleep 3"]),
+    ],
+)
+def test_truncated_episode_is_graded_on_its_diff(reason: str, make_kwargs: dict, commands: list[str]) -> None:
+    """A policy that fixes the bug but never submits is still graded when the episode is cut short."""
+    env = gym.make("agent_envs/SWEBench-v0", **make_kwargs)
+    try:
+        env.reset(seed=0)
+        obs, reward, terminated, truncated, info = env.step(fence(FIX))
+        assert (reward, terminated, truncated) == (0.0, False, False) and info["exit_code"] == 0
+        for command in commands:
+            obs, reward, terminated, truncated, info = env.step(fence(command))
+        assert truncated and not terminated, obs
+        assert info["auto_submitted"] is True and info["truncation"] == reason
+        assert reward == 1.0 and info["success"] is True and info["score"] == 1.0
+        assert info["grade"]["f2p"] == "1/1" and info["grade"]["p2p"] == "4/4" and "tinycalc/stats.py" in info["patch"]
+        assert "your current changes are submitted" in obs and "RESOLVED" in obs
+    finally:
+        env.close()
+
+
+def test_unfixed_truncated_episode_scores_zero() -> None:
+    env = gym.make("agent_envs/SWEBench-v0", max_episode_steps=1)
+    try:
+        env.reset(seed=0)
+        _, reward, terminated, truncated, info = env.step(fence("ls"))
+        assert truncated and not terminated and reward == 0.0 and info["auto_submitted"] is True
+        assert info["grade"]["f2p"] == "0/1" and info["success"] is False
     finally:
         env.close()
 
