@@ -41,8 +41,8 @@ def expert_success(data_dir: Path, split: str, workers: int, limit: int) -> None
           f"mean {sum(steps) / max(1, len(steps)):.1f} steps; {elapsed:.0f} s with {workers} workers")
 
 
-def llm_success(data_dir: Path, split: str, n_games: int, max_new_tokens: int) -> None:
-    """Print SmolLM2's success rate on the first `n_games` games of a split."""
+def llm_success(data_dir: Path, split: str, n_games: int, max_new_tokens: int, show: int = 0) -> None:
+    """Print SmolLM2's success rate on the first `n_games` games of a split (and its first `show` responses)."""
     from agent_envs.alfworld.env import ALFWorldEnv
     from harness.policies.hf import HFPolicy
     from harness.prompting import PromptBuilder, PromptConfig
@@ -66,6 +66,8 @@ def llm_success(data_dir: Path, split: str, n_games: int, max_new_tokens: int) -
             response = asyncio.run(policy.respond(messages, context)).text
             history.append((obs, response))
             obs, _, terminated, truncated, info = env.step(response)
+            if turns < show:
+                print(f"--- {task_id} step {len(history)}: response {response!r} -> valid={info['action_valid']}")
             valid += bool(info["action_valid"])
             turns += 1
             done = terminated or truncated
@@ -85,11 +87,12 @@ def main() -> None:
     parser.add_argument("--llm-games", type=int, default=10)
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--skip-expert", action="store_true")
+    parser.add_argument("--show-responses", type=int, default=0, help="print the LLM's first N responses")
     args = parser.parse_args()
     if not args.skip_expert:
         expert_success(args.data_dir, args.split, args.workers, args.expert_games)
     if args.llm_games:
-        llm_success(args.data_dir, args.split, args.llm_games, args.max_new_tokens)
+        llm_success(args.data_dir, args.split, args.llm_games, args.max_new_tokens, args.show_responses)
 
 
 if __name__ == "__main__":

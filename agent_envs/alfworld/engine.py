@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import tarfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,6 +31,13 @@ CACHE_DIR = Path(os.environ.get("AEMGYM_CACHE", Path.home() / ".cache" / "aemgym
 GRAMMARS = ("as_shipped", "new")
 _TASK_LINE = re.compile(r'"rhs":\s*"Your task is to: (.*?)"')
 _NEW_TEMPLATE = 'template :: "move {o} to {r}"'
+
+# The engine keeps process-wide state that is not thread-safe: three module-level tatsu parsers in textworld (game
+# grammar, text generation, logic rules; used on load, reset and every step; concurrent use raises "IndexError: pop
+# from empty list" or a spurious FailedToken), `fast_downward.pddl2sas` (global translator options, swaps
+# `sys.stdout` and `sys.argv`) and our own temporary patch of `pddl_logic` in `reset`. Every engine call holds this
+# lock. Threads lose nothing by it: the engine is pure Python under the GIL; use processes for parallelism.
+ENGINE_LOCK = threading.RLock()
 
 
 def grammar_version(grammar: str) -> str:
@@ -131,25 +139,27 @@ def game_digest(game: dict[str, Any]) -> str:
 
 
 class AlfredEngine:
-    """One real ALFWorld text game at a time. Not thread-safe. Each instance loads its own copy of the planner
-    library, so several engines in one process are independent (tested); for speed, spread them over processes."""
+    """One real ALFWorld text game at a time. Each instance loads its own copy of the planner library, so several
+    engines in one process are independent (tested); they may live in different threads (calls are serialised by
+    `ENGINE_LOCK`), but for speed spread them over processes. One instance must not be used by two threads at once."""
 
     def __init__(self, *, reuse_loaded_state: bool = True) -> None:
-        # `import alfworld` creates $ALFWORLD_DATA (default ~/.cache/alfworld) and exports it: keep the user's value.
-        user_value = os.environ.get("ALFWORLD_DATA")
-        os.environ.setdefault("ALFWORLD_DATA", str(CACHE_DIR))
-        try:
-            import textworld
-            from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
-            from textworld.envs.pddl import PddlEnv
-        except ImportError as exc:
-            raise DependencyNotInstalled(f"ALFWorld engine unavailable ({exc}): {INSTALL_HINT}") from exc
-        finally:
-            if user_value is None:
-                os.environ.pop("ALFWORLD_DATA", None)
-        infos = textworld.EnvInfos(won=True, admissible_commands=True, extras=["gamefile"])
-        self._pddl = PddlEnv(infos)
-        self._env = AlfredInfos(AlfredDemangler(self._pddl, shuffle=False))
+        with ENGINE_LOCK:  # the environment variable dance below is process-wide too
+            # `import alfworld` creates $ALFWORLD_DATA (default ~/.cache/alfworld) and exports it: keep the user's.
+            user_value = os.environ.get("ALFWORLD_DATA")
+            os.environ.setdefault("ALFWORLD_DATA", str(CACHE_DIR))
+            try:
+                import textworld
+                from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
+                from textworld.envs.pddl import PddlEnv
+            except ImportError as exc:
+                raise DependencyNotInstalled(f"ALFWorld engine unavailable ({exc}): {INSTALL_HINT}") from exc
+            finally:
+                if user_value is None:
+                    os.environ.pop("ALFWORLD_DATA", None)
+            infos = textworld.EnvInfos(won=True, admissible_commands=True, extras=["gamefile"])
+            self._pddl = PddlEnv(infos)
+            self._env = AlfredInfos(AlfredDemangler(self._pddl, shuffle=False))
         self.game: dict[str, Any] | None = None
         self.state: Any = None
         self.reuse_loaded_state = reuse_loaded_state
@@ -157,9 +167,10 @@ class AlfredEngine:
 
     def load(self, game: dict[str, Any]) -> None:
         """Load a game dict (see `read_game`)."""
-        self.game = game
-        self._env.load(game)
-        self._fresh_state = self._pddl._pddl_state
+        with ENGINE_LOCK:
+            self.game = game
+            self._env.load(game)
+            self._fresh_state = self._pddl._pddl_state
 
     def reset(self) -> tuple[str, list[str], bool]:
         """Start the loaded game: (observation, admissible commands, won).
@@ -167,24 +178,26 @@ class AlfredEngine:
         Right after `load` the engine's fresh PDDL state is reused instead of translated again (PDDL -> SAS twice,
         about half of the start-up cost); the observations are the same (checked by tests against the raw engine).
         """
-        fresh = self._fresh_state
-        self._fresh_state = None
-        if fresh is None or not self.reuse_loaded_state:
-            self.state = self._env.reset()
-        else:
-            module = sys.modules[type(self._pddl).__module__]
-            original = module.pddl_logic
-            module.pddl_logic = SimpleNamespace(PddlState=lambda *args, **kwargs: fresh)
-            try:
+        with ENGINE_LOCK:
+            fresh = self._fresh_state
+            self._fresh_state = None
+            if fresh is None or not self.reuse_loaded_state:
                 self.state = self._env.reset()
-            finally:
-                module.pddl_logic = original
-        return self.state.feedback, list(self.state["admissible_commands"]), bool(self.state["won"])
+            else:
+                module = sys.modules[type(self._pddl).__module__]
+                original = module.pddl_logic
+                module.pddl_logic = SimpleNamespace(PddlState=lambda *args, **kwargs: fresh)
+                try:
+                    self.state = self._env.reset()
+                finally:
+                    module.pddl_logic = original
+            return self.state.feedback, list(self.state["admissible_commands"]), bool(self.state["won"])
 
     def step(self, command: str) -> tuple[str, list[str], bool]:
         """Apply one command (unknown ones give "Nothing happens."): (observation, admissible commands, won)."""
-        self.state, _score, _done = self._env.step(command)
-        return self.state.feedback, list(self.state["admissible_commands"]), bool(self.state["won"])
+        with ENGINE_LOCK:
+            self.state, _score, _done = self._env.step(command)
+            return self.state.feedback, list(self.state["admissible_commands"]), bool(self.state["won"])
 
     def admissible(self) -> list[str]:
         """The admissible commands now."""
@@ -195,9 +208,26 @@ class AlfredEngine:
         walk = (self.game or {}).get("walkthrough")
         return list(walk) if walk else None
 
-    def plan(self) -> list[str]:
-        """A Fast Downward plan from the current state to the goal, as commands (slow: seconds, rarely minutes)."""
-        return list(self._pddl._pddl_state.replan(self._pddl._entity_infos))
+    def plan(self, problem: str | None = None) -> list[str]:
+        """A Fast Downward plan from the current state to the goal, as commands (slow: seconds, rarely minutes).
+
+        Args:
+            problem: the loaded game's PDDL problem with another goal (e.g. a subgoal) to plan for; default its own.
+        """
+        with ENGINE_LOCK:
+            state = self._pddl._pddl_state
+            if problem is None:
+                return list(state.replan(self._pddl._entity_infos))
+            import fast_downward
+
+            assert self.game is not None
+            # the planner library searches from the current state towards the goal of its "replan" task: swap it
+            _, sas = fast_downward.pddl2sas(self.game["pddl_domain"], problem, optimize=True)
+            state.downward_lib.load_sas_replan(sas.encode("utf-8"))
+            try:
+                return list(state.replan(self._pddl._entity_infos))
+            finally:
+                state.downward_lib.load_sas_replan(state.sas_replan.encode("utf-8"))
 
     def close(self) -> None:
         """Drop the game."""

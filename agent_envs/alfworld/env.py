@@ -16,10 +16,11 @@ from typing import Any, ClassVar
 
 from agent_envs.alfworld import actions, data
 from agent_envs.alfworld.engine import GRAMMARS, AlfredEngine, grammar_version, read_game, task_sentence
-from agent_envs.alfworld.expert import PLAN_CACHE, PlanExpert
+from agent_envs.alfworld.expert import PLAN_CACHE, HandcodedExpert, PlanExpert
 from agent_envs.core import ACTION_VALID, INSTRUCTION, Task, TaskSet, TextEnv, Transition
 
 NOTHING_HAPPENS = "Nothing happens."
+EXPERTS = ("planner", "handcoded")
 
 
 class ALFWorldEnv(TextEnv):
@@ -33,7 +34,8 @@ class ALFWorldEnv(TextEnv):
         success_reward: reward on winning (verl-agent uses 10).
         lenient: also accept a bare admissible command without `<action>` tags.
         plan_cache: directory caching expert plans (None disables); plan_timeout_s / plan_memory_mb limit one plan.
-        **kwargs: `TextEnv` options (`split`, `expert`, `invalid_action_penalty`, `render_mode`, ...).
+        **kwargs: `TextEnv` options (`split`, `expert`, `invalid_action_penalty`, `render_mode`, ...). `expert=True`
+            or "planner": the planner expert (one Fast Downward plan per game); "handcoded": ALFWorld's handcoded one.
     """
 
     prompt_module: ClassVar[str] = "agent_envs.alfworld.prompts"
@@ -53,13 +55,27 @@ class ALFWorldEnv(TextEnv):
         plan_memory_mb: int = 4096,
         **kwargs: Any,
     ) -> None:
+        expert_type = kwargs.get("expert")
+        if isinstance(expert_type, str):
+            if expert_type not in EXPERTS:
+                raise ValueError(f"expert must be a bool or one of {EXPERTS}, got {expert_type!r}")
+            kwargs["expert"] = True
+        else:
+            expert_type = "planner"
         super().__init__(**kwargs)
+        self.expert_type = expert_type
         if grammar not in GRAMMARS:
             raise ValueError(f"grammar must be one of {GRAMMARS}, got {grammar!r}")
         self.data_dir, self.archive, self.task_types = data_dir, archive, task_types
         self.grammar, self.success_reward, self.lenient = grammar, float(success_reward), lenient
         self.engine = AlfredEngine()  # fails fast with DependencyNotInstalled when the extra is missing
-        self._expert = PlanExpert(self.engine, cache_dir=plan_cache, timeout_s=plan_timeout_s, memory_mb=plan_memory_mb)
+        self._expert: PlanExpert | HandcodedExpert
+        if expert_type == "handcoded":
+            self._expert = HandcodedExpert(self.engine)
+        else:
+            self._expert = PlanExpert(
+                self.engine, cache_dir=plan_cache, timeout_s=plan_timeout_s, memory_mb=plan_memory_mb
+            )
         self._admissible: list[str] = []
         self._won = False
         self._loaded_task_id: str | None = None
@@ -84,7 +100,10 @@ class ALFWorldEnv(TextEnv):
             self.engine.load(read_game(dict(task.data), self.grammar))
             self._loaded_task_id = task.task_id
         obs, self._admissible, self._won = self.engine.reset()
-        self._expert.start()
+        if isinstance(self._expert, HandcodedExpert):
+            self._expert.start(task.task_type, dict(task.data), obs)
+        else:
+            self._expert.start()
         assert self.engine.game is not None
         extra = {
             INSTRUCTION: task_sentence(self.engine.game["grammar"]),
@@ -115,12 +134,13 @@ class ALFWorldEnv(TextEnv):
         return list(self._admissible)
 
     def expert_action(self) -> str:
-        """The next command of the planner expert (the game's walkthrough or one Fast Downward plan per game)."""
+        """The expert's next command: the planner's (the game's walkthrough or one Fast Downward plan per game) or,
+        with `expert="handcoded"`, ALFWorld's handcoded expert's."""
         return self._expert.next_action()
 
     @property
     def expert_plan_source(self) -> str:
-        """Where the expert's plan came from: walkthrough, cache, planner, replanned or none."""
+        """Where the expert's plan came from: walkthrough, cache, planner, replanned, none, or handcoded."""
         return self._expert.source
 
     @property

@@ -1,8 +1,9 @@
 """The ALFWorld expert: one plan per game, replayed step by step.
 
 The plan is the game's shipped `walkthrough` (0.4 data) or else one Fast Downward plan from the initial state
-(`policy_commands`), computed once per game in a forked child under a time and memory limit (a few games need
-minutes and gigabytes) and cached on disk by the game's digest. The plan is replanned only when the agent leaves it.
+(`policy_commands`), computed once per game in a forked child under a time and memory limit and cached on disk by the
+game's digest. Two-object goals are planned in two stages (one object, then both): the planner's search is blind and
+the direct plan can take minutes and gigabytes. The plan is replanned only when the agent leaves it.
 """
 
 from __future__ import annotations
@@ -11,15 +12,56 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import random
+import re
 import resource
 import time
 from pathlib import Path
+from typing import Any
 
-from agent_envs.alfworld.engine import CACHE_DIR, AlfredEngine, game_digest
+from agent_envs.alfworld.engine import CACHE_DIR, ENGINE_LOCK, AlfredEngine, game_digest
 
 log = logging.getLogger(__name__)
 PLAN_CACHE = CACHE_DIR / "plans"
 FALLBACK_ACTION = "look"  # harmless and always admissible: what the expert says when it has no plan
+
+
+def first_object_problem(problem: str) -> str | None:
+    """For a two-object goal (`pick_two_obj_and_place`: `?o1` and `(exists (?o2 - object) ...)` in one receptacle),
+    the same PDDL problem with the goal for the first object only; None for any other goal."""
+    goal = problem.find("(:goal")
+    start = problem.find("(exists (?o2", goal)
+    if goal < 0 or start < 0:
+        return None
+    depth = 0
+    for end in range(start, len(problem)):
+        depth += {"(": 1, ")": -1}.get(problem[end], 0)
+        if depth == 0:
+            return problem[:start] + problem[end + 1 :]
+    return None
+
+
+def staged_plan(engine: AlfredEngine) -> list[str]:
+    """A plan in two stages for two-object goals: first object placed, then the full goal from there.
+
+    The library's search is blind (uniform cost; the packaged planner has no heuristic), so the full two-object goal
+    can need minutes and gigabytes (`pick_two_obj_and_place-Knife-None-Drawer-18`: out of 12 GB) while each stage
+    takes seconds. The plan need not be optimal. Steps `engine`: call it on a throwaway copy (the forked child).
+    """
+    assert engine.game is not None
+    subgoal = first_object_problem(engine.game["pddl_problem"])
+    if subgoal is None:
+        return engine.plan()
+    first = engine.plan(subgoal)
+    won = False
+    for command in first:
+        if command not in engine.admissible():
+            return engine.plan()  # not expected; fall back to the direct plan
+        _obs, _admissible, won = engine.step(command)
+    if won:
+        return first
+    rest = engine.plan()
+    return first + rest if rest else []
 
 
 def _plan_in_child(engine: AlfredEngine, conn: mp.connection.Connection, memory_mb: int) -> None:
@@ -27,7 +69,7 @@ def _plan_in_child(engine: AlfredEngine, conn: mp.connection.Connection, memory_
         if memory_mb > 0:
             limit = memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-        conn.send(("ok", engine.plan()))
+        conn.send(("ok", staged_plan(engine)))  # the child's engine is a copy: stepping it is harmless
     except BaseException as exc:  # noqa: BLE001 - report any failure to the parent
         conn.send(("error", repr(exc)))
     finally:
@@ -35,13 +77,18 @@ def _plan_in_child(engine: AlfredEngine, conn: mp.connection.Connection, memory_
 
 
 def plan_with_limits(engine: AlfredEngine, timeout_s: float = 600.0, memory_mb: int = 4096) -> list[str] | None:
-    """A Fast Downward plan from the engine's current state, or None on timeout, memory exhaustion or no plan."""
-    if "fork" not in mp.get_all_start_methods():  # no fork: plan in-process, without limits
+    """A Fast Downward plan from the engine's current state, or None on timeout, memory exhaustion or no plan.
+
+    Planned in a forked child (limits; two-object goals in two stages, see `staged_plan`)."""
+    if "fork" not in mp.get_all_start_methods():  # no fork: plan in-process, without limits or stages
         return engine.plan() or None
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_plan_in_child, args=(engine, child, memory_mb), daemon=True)
-    proc.start()
+    # Fork while holding the engine lock: no other thread is then halfway through the engine's shared state, and the
+    # child (whose only thread is this one, the lock's owner) can take the lock again instead of deadlocking on it.
+    with ENGINE_LOCK:
+        proc.start()
     child.close()
     try:
         if not parent.poll(timeout_s):
@@ -142,3 +189,111 @@ class PlanExpert:
             self.cursor += 1
         elif command not in ("look", "inventory", "help") and not command.startswith("examine"):
             self._stale = True  # the state changed in a way the plan did not foresee
+
+
+_OLD_PUT = re.compile(r"put (.+) in/on (.+)")
+_NEW_MOVE = re.compile(r"move (.+) to (.+)")
+
+
+def _to_new_grammar(command: str) -> str:
+    match = _OLD_PUT.fullmatch(command)
+    return f"move {match[1]} to {match[2]}" if match else command
+
+
+def _tracked_command(command: str) -> str:
+    # alfworld 0.4.2 tracks what the agent holds with `"put" in last_action`, which the 0.4 grammar's "move X to Y"
+    # never matches: the placed object stays in its inventory and pick_two games loop. Report placements as "put".
+    match = _NEW_MOVE.fullmatch(command)
+    return f"put {match[1]} in/on {match[2]}" if match else command
+
+
+def handcoded_task_params(task_type: str, data: dict[str, Any], trial_dir: str) -> dict[str, Any]:
+    """The task parameters ALFWorld's handcoded expert needs: `traj_data.json`'s `pddl_params`, else the directory
+    name `<task_type>-<Object>-<MRecep|None>-<Recep>-<scene>` (0.4 train games ship no traj_data.json)."""
+    from alfworld.gen import constants
+
+    traj_file = data.get("traj_file")
+    if traj_file and Path(traj_file).is_file():
+        traj = json.loads(Path(traj_file).read_text())
+        params = {**traj["pddl_params"], "task_type": traj["task_type"]}
+    else:
+        parts = Path(trial_dir).parent.name.split("-")
+        obj, mrecep, recep = parts[1], parts[2], parts[3]
+        is_light = task_type == "look_at_obj_in_light"
+        params = {
+            "object_target": obj,
+            "parent_target": "" if is_light else recep,
+            "toggle_target": recep if is_light else "",
+            "mrecep_target": "" if mrecep == "None" else mrecep,
+            "object_sliced": False,
+            "task_type": task_type,
+        }
+    # as HandCodedAgent.reset does: lower-case the ALFRED object classes
+    return {k: v.lower() if v in constants.OBJECTS else v for k, v in params.items()}
+
+
+class HandcodedExpert:
+    """ALFWorld's handcoded expert (`alfworld.agents.expert.HandCodedTWAgent`), as `AlfredExpert` drives it.
+
+    It explores with heuristics and the game's facts (no planner, fast, not always successful). It is written for the
+    0.4 grammar: for old-grammar games its commands are translated (`move X to Y` <-> `put X in/on Y`). Its random
+    choices use a generator seeded per episode, so an episode replays exactly. It reacts to the command just applied,
+    so the env must report every applied command through `observe`.
+    """
+
+    def __init__(self, engine: AlfredEngine, *, seed: int = 0, max_steps: int = 200) -> None:
+        self.engine, self.seed, self.max_steps = engine, seed, max_steps
+        self.source = "handcoded"
+        self.plan_seconds = 0.0
+        self.failed = False
+        self._agent: Any = None
+        self._next = FALLBACK_ACTION
+        self._rng = random.Random(seed)
+
+    def start(self, task_type: str = "", data: dict[str, Any] | None = None, observation: str = "") -> None:
+        """A new episode: build the task's policy and show it the intro (its receptacle list)."""
+        from alfworld.agents.expert import HandCodedTWAgent
+
+        data = data or {}
+        params = handcoded_task_params(task_type, data, data.get("trial_dir") or "")
+        self._agent = HandCodedTWAgent(max_steps=self.max_steps)
+        self._agent.task_params = params
+        self._agent.policy = self._agent.get_task_policy(params)(params, max_steps=self.max_steps)
+        self._rng = random.Random(self.seed)
+        self.failed = False
+        self._next = FALLBACK_ACTION  # AlfredExpert's first action is "look" too
+        self._agent.observe(observation)
+
+    def next_action(self) -> str:
+        """The expert's next command ("look" when it has none or gave up)."""
+        return self._next
+
+    def observe(self, command: str, admissible_before: list[str]) -> None:
+        """Let the expert react to the command just applied to the engine."""
+        if self._agent is None or command not in admissible_before:
+            return
+        from alfworld.agents.expert import handcoded_expert
+
+        state = self.engine.state
+        readable = self.engine._pddl._get_human_readable_fact  # the facts with demangled names, as AlfredExpert has
+        game_state = {
+            "feedback": state.feedback,
+            "admissible_commands": [_to_new_grammar(c) for c in state["admissible_commands"]],
+            "facts": [readable(fact) for fact in state["_facts"]],
+            "won": bool(state["won"]),
+        }
+        self._next = FALLBACK_ACTION
+        with ENGINE_LOCK:  # the expert module draws from the global `random`: swap in this episode's generator
+            saved, handcoded_expert.random = handcoded_expert.random, self._rng
+            try:
+                action = self._agent.act(game_state, 0, game_state["won"], _tracked_command(command))
+            except (handcoded_expert.HandCodedAgentTimeout, handcoded_expert.HandCodedAgentFailed, IndexError):
+                self.failed = True  # gave up (or hit a corner case of its heuristics): say "look" from now on
+                return
+            finally:
+                handcoded_expert.random = saved
+        match = _NEW_MOVE.fullmatch(action)
+        if match and action not in state["admissible_commands"]:
+            action = f"put {match[1]} in/on {match[2]}"  # the old grammar
+        if action in state["admissible_commands"]:
+            self._next = action
