@@ -3,18 +3,16 @@
     .venv/bin/python benchmarks/alfworld_success.py [--data-dir ../shared/data/alfworld] [--llm-games 10]
 
 The expert replays one plan per game (Fast Downward; valid_seen ships no walkthrough) in `--workers` processes.
-SmolLM2-135M-Instruct plays with the verl-agent prompt (history 2), greedy decoding, 50 steps per game.
+SmolLM2-135M-Instruct plays with the verl-agent prompt (history 2), greedy decoding, 50 steps per game,
+all games concurrently with batched generation.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from collections import Counter
 from pathlib import Path
-
-import gymnasium as gym
 
 import agent_envs  # noqa: F401
 from agent_envs.alfworld.data import SHORT_TYPES, load_tasks
@@ -41,40 +39,29 @@ def expert_success(data_dir: Path, split: str, workers: int, limit: int) -> None
           f"mean {sum(steps) / max(1, len(steps)):.1f} steps; {elapsed:.0f} s with {workers} workers")
 
 
-def llm_success(data_dir: Path, split: str, n_games: int, max_new_tokens: int, show: int = 0) -> None:
-    """Print SmolLM2's success rate on the first `n_games` games of a split (and its first `show` responses)."""
-    from agent_envs.alfworld.env import ALFWorldEnv
-    from harness.policies.hf import HFPolicy
-    from harness.prompting import PromptBuilder, PromptConfig
-    from harness.types import StepContext
+def llm_success(data_dir: Path, split: str, n_games: int, max_new_tokens: int, max_steps: int, show: int = 0) -> None:
+    """Print SmolLM2's success rate on the first `n_games` games of a split (and its first `show` responses).
 
-    policy = HFPolicy.smollm2(temperature=0.0, max_new_tokens=max_new_tokens)
-    builder = PromptBuilder(ALFWorldEnv, PromptConfig(history_length=2))
-    env = gym.make("agent_envs/ALFWorld-v0", data_dir=str(data_dir), plan_cache=None)
+    The games run concurrently through the harness runner (envs in worker processes, one batched generation per
+    round of turns), as `aemgym bench alfworld --policy smollm2` does."""
+    from harness.policies.hf import HFPolicy
+    from harness.prompting import PromptConfig
+    from harness.rollout import EpisodeSpec, run_episodes_sync
+
+    policy = HFPolicy.smollm2(temperature=0.0, max_new_tokens=max_new_tokens, max_batch=n_games)
     ids = load_tasks(data_dir).task_ids(split)[:n_games]
-    won = valid = turns = 0
+    specs = [EpisodeSpec(task_id=task_id, group_id=f"g{i}") for i, task_id in enumerate(ids)]
     t0 = time.perf_counter()
-    for task_id in ids:
-        obs, info = env.reset(options={"task_id": task_id})
-        history: list[tuple[str, str]] = []
-        done = False
-        while not done:
-            actions = [a for a in info["admissible_actions"] if a != "help"]
-            messages = builder.build(instruction=info.get("instruction", ""), history=history, observation=obs,
-                                     admissible_actions=actions)  # fmt: skip
-            context = StepContext(task_id=task_id, step=len(history), info=info)
-            response = asyncio.run(policy.respond(messages, context)).text
-            history.append((obs, response))
-            obs, _, terminated, truncated, info = env.step(response)
-            if turns < show:
-                print(f"--- {task_id} step {len(history)}: response {response!r} -> valid={info['action_valid']}")
-            valid += bool(info["action_valid"])
-            turns += 1
-            done = terminated or truncated
-        won += bool(info["won"])
-    env.close()
-    print(f"SmolLM2-135M on {len(ids)} {split} games: {won}/{len(ids)} won; {valid}/{turns} valid actions; "
-          f"{time.perf_counter() - t0:.0f} s")
+    episodes = run_episodes_sync("agent_envs/ALFWorld-v0", {"data_dir": str(data_dir), "max_episode_steps": max_steps},
+                                 policy, specs, prompt=PromptConfig(history_length=2), concurrency=n_games,
+                                 executor="process", progress=False)
+    turns = [turn for episode in episodes for turn in episode.turns]
+    valid = sum(bool(turn.info.get("action_valid")) for turn in turns)
+    for turn in turns[:show]:
+        print(f"--- response {turn.response.text!r} -> valid={turn.info.get('action_valid')}")
+    won = sum(episode.success for episode in episodes)
+    print(f"SmolLM2-135M on {len(ids)} {split} games ({max_steps} steps max): {won}/{len(ids)} won; "
+          f"{valid}/{len(turns)} valid actions; {time.perf_counter() - t0:.0f} s")
 
 
 def main() -> None:
@@ -86,13 +73,15 @@ def main() -> None:
     parser.add_argument("--expert-games", type=int, default=0, help="0: all games of the split")
     parser.add_argument("--llm-games", type=int, default=10)
     parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--llm-max-steps", type=int, default=50, help="turn limit of the LLM's games")
     parser.add_argument("--skip-expert", action="store_true")
     parser.add_argument("--show-responses", type=int, default=0, help="print the LLM's first N responses")
     args = parser.parse_args()
     if not args.skip_expert:
         expert_success(args.data_dir, args.split, args.workers, args.expert_games)
     if args.llm_games:
-        llm_success(args.data_dir, args.split, args.llm_games, args.max_new_tokens, args.show_responses)
+        llm_success(args.data_dir, args.split, args.llm_games, args.max_new_tokens, args.llm_max_steps,
+                    args.show_responses)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """GRPO vs GRPO+AEM vs GRPO+EMPG on Doors with the tiny byte model: ≥ 3 seeds at equal steps, CPU only.
 
-    .venv/bin/python benchmarks/train_grpo_vs_aem.py --seeds 0 1 2 --iterations 30 --jobs 2 --out runs/bench_train
+    .venv/bin/python benchmarks/train_grpo_vs_aem.py --seeds 0 1 2 --iterations 100 --jobs 2 --out runs/bench_train
 
 Each (method, seed) is one `aemgym train` run of `harness/train/configs/doors_tiny.yaml` in its own process with one
 torch thread. Writes `<out>/<method>_s<seed>/metrics.jsonl`, `<out>/curves.png` (success and response entropy per
@@ -117,7 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", default=["grpo", "aem", "empg"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (each uses one thread)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_train")
     parser.add_argument("extra", nargs="*", help="dotted config overrides passed to every run")

@@ -65,8 +65,8 @@ class DoorsEnv(TextEnv):
 
     def _describe_room(self) -> str:
         assert self.task is not None
-        # The door labels are in the instruction, not here: next to the hint they are distractors that made a tiny
-        # byte model need twice the updates to learn to read the hint (measured with a supervised probe).
+        # In a lit room the hint is the only door letter in the text: with a list of doors next to it, a tiny byte
+        # model needed twice the supervised updates to learn to read the hint.
         text = f"Room {self._room + 1} of {self.n_rooms}."
         if self.task.data["dark"]:
             if self._tried:
@@ -77,8 +77,8 @@ class DoorsEnv(TextEnv):
 
     def _start(self, task: Task) -> tuple[str, dict[str, Any]]:
         self._room, self._tried = 0, []
-        instruction = (f"Leave the last of {self.n_rooms} rooms. Each room has doors {self.labels[0]} to "
-                       f"{self.labels[-1]}; open the one that leads on.")
+        instruction = (f"Leave the last of {self.n_rooms} rooms. Each room has {self.n_doors} doors labelled with "
+                       "letters; open the one that leads on.")
         return f"{instruction}\n{self._describe_room()}", {"instruction": instruction}
 
     def _parse(self, response: str) -> str | None:
@@ -98,11 +98,11 @@ class DoorsEnv(TextEnv):
             return Transition(feedback, info={ACTION_VALID: False})
         if action != self.task.data["doors"][self._room]:
             self._tried.append(action)
-            return Transition(f"Door {action} is locked. {self._describe_room()}")
+            return Transition(f"That door is locked. {self._describe_room()}")
         self._room, self._tried = self._room + 1, []
         if self._room == self.n_rooms:
             return Transition("You step outside. Well done!", reward=1.0, terminated=True, success=True, score=1.0)
-        return Transition(f"Door {action} opens. {self._describe_room()}")
+        return Transition(f"The door opens. {self._describe_room()}")
 
     def _admissible_actions(self) -> list[str] | None:
         return list(self.labels)
