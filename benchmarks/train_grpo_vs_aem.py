@@ -1,6 +1,6 @@
 """GRPO vs GRPO+AEM vs GRPO+EMPG on Doors with the tiny byte model: ≥ 3 seeds at equal steps, CPU only.
 
-    .venv/bin/python benchmarks/train_grpo_vs_aem.py --seeds 0 1 2 --iterations 100 --jobs 2 --out runs/bench_train
+    .venv/bin/python benchmarks/train_grpo_vs_aem.py --seeds 0 1 2 --iterations 60 --jobs 2 --out runs/bench_train
 
 Each (method, seed) is one `aemgym train` run of `harness/train/configs/doors_tiny.yaml` in its own process with one
 torch thread. Writes `<out>/<method>_s<seed>/metrics.jsonl`, `<out>/curves.png` (success and response entropy per
@@ -56,14 +56,26 @@ def window_mean(points: dict[int, float], lo: int, hi: int) -> float:
     return statistics.mean(chosen) if chosen else float("nan")
 
 
+def learned_at(points: dict[int, float], level: float = 0.6, window: int = 5) -> int | None:
+    """First iteration at which the mean train success of the last `window` iterations reaches `level`."""
+    its = sorted(points)
+    for k in range(window - 1, len(its)):
+        if statistics.mean(points[i] for i in its[k - window + 1 : k + 1]) >= level:
+            return its[k]
+    return None
+
+
 def summarise(runs: dict[str, list[Path]], iterations: int, out: Path) -> str:
     """The markdown table and the plot."""
     last = max(1, iterations // 5)
     header = ("| method | seeds | train success (last {k} it.) | eval success (final, T=0.4) | eval success (initial) "
-              "| response entropy it. 1–5 | response entropy (last {k} it.) | α std (last {k} it.) | learner tok/s |")
-    lines = [header.format(k=last), "|" + "---|" * 9]
+              "| response entropy it. 1–5 | response entropy (last {k} it.) | α std (last {k} it.) | learner tok/s "
+              "| learned at it. (per seed) | minutes per run |")
+    lines = [header.format(k=last), "|" + "---|" * 11]
     for method, dirs in runs.items():
-        cols: dict[str, list[float]] = {k: [] for k in ("succ", "eval", "eval0", "h_early", "h_late", "alpha", "tps")}
+        keys = ("succ", "eval", "eval0", "h_early", "h_late", "alpha", "tps", "minutes")
+        cols: dict[str, list[float]] = {k: [] for k in keys}
+        learned: list[int | None] = []
         for d in dirs:
             rows = load(d)
             succ, ent = curve(rows, "train/success"), curve(rows, "learner/response_entropy")
@@ -75,7 +87,11 @@ def summarise(runs: dict[str, list[Path]], iterations: int, out: Path) -> str:
             cols["h_late"].append(window_mean(ent, iterations - last + 1, iterations))
             cols["alpha"].append(window_mean(curve(rows, "learner/alpha_std"), iterations - last + 1, iterations))
             cols["tps"].append(statistics.mean(curve(rows, "learner/learner_tokens_per_s").values()))
-        lines.append(f"| {method} | {len(dirs)} | " + " | ".join(mean_std(cols[k]) for k in cols) + " |")
+            learned.append(learned_at(succ))
+            cols["minutes"].append(sum(curve(rows, "iteration_time_s").values()) / 60)
+        shown = " / ".join("–" if it is None else str(it) for it in learned)
+        lines.append(f"| {method} | {len(dirs)} | " + " | ".join(mean_std(cols[k]) for k in cols if k != "minutes")
+                     + f" | {shown} | {mean_std(cols['minutes'])} |")
     table = "\n".join(lines)
     (out / "table.md").write_text(table + "\n")
     plot(runs, out / "curves.png")
@@ -117,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", default=["grpo", "aem", "empg"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (each uses one thread)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_train")
     parser.add_argument("extra", nargs="*", help="dotted config overrides passed to every run")

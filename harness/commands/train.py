@@ -9,7 +9,8 @@ import typer
 
 def train(
     overrides: list[str] = typer.Argument(None, help="Dotted overrides, e.g. learner.lr=3e-3 loop.iterations=20."),
-    config: list[Path] = typer.Option(None, "--config", "-c", help="YAML config file(s), applied in order."),
+    config: list[Path] = typer.Option(None, "--config", "-c",
+                                      help="YAML config file(s), applied in order (default: configs/doors_tiny.yaml)."),
     learner: str = typer.Option(None, "--learner", help="Preset: grpo, aem, empg, rloo, rloo_aem, gigpo, gigpo_aem."),
     iterations: int = typer.Option(None, "--iterations", help="Training iterations (loop.iterations)."),
     seed: int = typer.Option(None, "--seed", help="Seed (loop.seed and model.seed)."),
@@ -19,9 +20,9 @@ def train(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the config, then exit."),
 ) -> None:
     """Train a policy with RL on an env (default: the tiny byte model on Doors, a CPU run of a few minutes)."""
-    from harness.train.config import load_config
+    from harness.train.config import CPU_PROOF_CONFIG, load_config
 
-    specs = [str(p) for p in config or []] + list(overrides or [])
+    specs = [str(p) for p in config or [CPU_PROOF_CONFIG]] + list(overrides or [])
     flags = {"loop.iterations": iterations, "loop.seed": seed, "model.seed": seed,
              "loop.output_dir": str(output) if output else None, "rollout.executor": executor}
     specs += [f"{key}={value}" for key, value in flags.items() if value is not None]

@@ -14,6 +14,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+#: What `aemgym train` runs without `--config`: the CPU proof (tiny byte model on Doors).
+CPU_PROOF_CONFIG = Path(__file__).parent / "configs" / "doors_tiny.yaml"
+
 #: `--learner NAME` presets: (base advantage estimator, advantage modulator).
 LEARNER_PRESETS: dict[str, tuple[str, str]] = {
     "grpo": ("grpo", "none"),
@@ -88,6 +91,9 @@ class RolloutConfig(_Section):
     """Response length limit per turn."""
     max_prompt_tokens: int = 1024
     """Prompts longer than this keep their last tokens."""
+    allowed_tokens: list[str] | None = None
+    """Local backend: constrained decoding to these tokens (each string must be one token); the learner's log-probs
+    and entropies use the same restriction. None: the whole vocabulary."""
     executor: str = "thread"
     """Env executor of `harness.rollout` (`thread`, `ray`, ...)."""
     concurrency: int = 64
@@ -131,6 +137,9 @@ class LearnerConfig(_Section):
     """Token-entropy bonus coefficient."""
     epo: bool = False
     """Add the EPO entropy-smoothing term."""
+    target_kl: float | None = None
+    """Stop the update's remaining PPO steps once a mini-batch's KL to the rollout policy (k3) exceeds 1.5× this
+    (PPO early stopping, as in Stable-Baselines3); None = always run all steps."""
     grad_clip: float = 1.0
     """Global gradient-norm clip."""
     aem_lam: float = 1.0

@@ -1,7 +1,9 @@
 """Batched local sampling for RL rollouts: many concurrent episodes, one forward pass per token for all of them.
 
 `sample_batch` is a plain temperature sampler with a KV cache over any Hugging Face causal LM: no top-k/top-p, so the
-returned log-probs are exactly `log softmax(logits / T)` of the sampled tokens (what the PPO ratio needs).
+returned log-probs are exactly `log softmax(logits / T)` of the sampled tokens (what the PPO ratio needs). An optional
+set of allowed tokens restricts sampling (constrained decoding); the learner applies the same restriction
+(`restrict_logits`), so both see one policy.
 `BatchedLocalPolicy` implements the harness `Policy` protocol: each `respond` call queues its prompt; a background
 task gathers the queued prompts (up to `max_batch`) and samples them together in a worker thread. The policy shares
 the module with the learner, so weight sync in the local case is free: the next batch uses the updated weights.
@@ -28,6 +30,29 @@ class Sampled:
     finish_reason: str  # "stop" (eos) or "length"
 
 
+# Far below any real logit yet finite: exp() underflows to exactly 0 and 0 · logit stays 0 in entropies (-inf: nan).
+_EXCLUDED = -1e9
+
+
+def restrict_logits(logits: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+    """`logits` `[..., V]` with every token outside `allowed` (bool `[V]`, None = all) pushed to probability 0."""
+    if allowed is None:
+        return logits
+    return logits.masked_fill(~allowed.to(logits.device), _EXCLUDED)
+
+
+def allowed_mask(token_ids: list[int] | None, model: Any) -> torch.Tensor | None:
+    """Bool `[V]` mask of `token_ids` over `model`'s output vocabulary (None stays None)."""
+    if token_ids is None:
+        return None
+    vocab = int(model.get_output_embeddings().weight.shape[0])
+    if not token_ids or not all(0 <= t < vocab for t in token_ids):
+        raise ValueError(f"allowed token ids must be a non-empty subset of 0..{vocab - 1}, got {token_ids}")
+    mask = torch.zeros(vocab, dtype=torch.bool)
+    mask[list(token_ids)] = True
+    return mask
+
+
 @torch.no_grad()
 def sample_batch(
     model: Any,
@@ -38,6 +63,7 @@ def sample_batch(
     max_new_tokens: int,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    allowed: torch.Tensor | None = None,
 ) -> list[Sampled]:
     """Sample one response per prompt with a KV cache (prompts left-padded into one batch).
 
@@ -49,6 +75,7 @@ def sample_batch(
         max_new_tokens: response length limit.
         temperature: > 0 samples from softmax(logits / T); 0 is greedy (log-probs then at T = 1).
         generator: torch RNG for reproducible sampling.
+        allowed: bool `[V]`: only these tokens can be sampled (their log-probs renormalised over them); None = all.
 
     Returns:
         One `Sampled` per prompt, in order.
@@ -70,6 +97,7 @@ def sample_batch(
     done = torch.zeros(batch, dtype=torch.bool)
     lengths = torch.full((batch,), max_new_tokens, dtype=torch.long)
     for step in range(max_new_tokens):
+        logits = restrict_logits(logits, allowed)
         log_probs = torch.log_softmax(logits / temperature if temperature > 0 else logits, dim=-1).cpu()
         if temperature > 0:
             choice = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(1)
@@ -113,16 +141,19 @@ class BatchedLocalPolicy:
         max_prompt_tokens: longer prompts keep their last tokens.
         max_batch: largest batch per forward pass.
         seed: seed of the sampling RNG.
+        allowed_token_ids: if given, only these tokens are sampled (constrained decoding); the learner must get the
+            same ids.
         gather_s: how long the batcher waits for more requests after the first one arrives.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, max_new_tokens: int = 32, temperature: float = 1.0,
-                 max_prompt_tokens: int = 1024, max_batch: int = 64, seed: int = 0, gather_s: float = 0.002,
-                 name: str = "local"):
+                 max_prompt_tokens: int = 1024, max_batch: int = 64, seed: int = 0,
+                 allowed_token_ids: list[int] | None = None, gather_s: float = 0.002, name: str = "local"):
         self.model, self.tokenizer = model, tokenizer
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
         self.max_prompt_tokens, self.max_batch, self.gather_s = max_prompt_tokens, max_batch, gather_s
         self.name = name
+        self.allowed = allowed_mask(allowed_token_ids, model)
         self.generator = torch.Generator().manual_seed(seed)
         self.eos_id = int(tokenizer.eos_token_id)
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id)
@@ -190,6 +221,6 @@ class BatchedLocalPolicy:
         try:
             return sample_batch(self.model, prompts, eos_id=self.eos_id, pad_id=self.pad_id,
                                 max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                generator=self.generator)
+                                generator=self.generator, allowed=self.allowed)
         finally:
             self.model.train(was_training)

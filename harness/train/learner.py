@@ -21,6 +21,7 @@ import torch
 import aem
 from harness.train.batching import TokenBatch, TurnSample, collate, episodes_to_samples, group_indices
 from harness.train.config import LearnerConfig
+from harness.train.generation import allowed_mask, restrict_logits
 from harness.types import Episode
 
 
@@ -40,20 +41,40 @@ class Learner(Protocol):
         ...
 
 
-def sequence_logprobs(model: Any, batch: TokenBatch, temperature: float = 1.0,
-                      with_entropy: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-probs `[B, R]` of the response tokens under `model` (logits / temperature) and their entropies `[B, R]`."""
+def sequence_logprobs(model: Any, batch: TokenBatch, temperature: float = 1.0, with_entropy: bool = True,
+                      allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probs `[B, R]` of the response tokens under `model` (logits / temperature, restricted to `allowed` as the
+    sampler was) and their entropies `[B, R]`."""
     device = next(model.parameters()).device
     width_r = batch.response_length
     out = model(input_ids=batch.input_ids.to(device), attention_mask=batch.attention_mask.to(device),
                 position_ids=batch.position_ids.to(device), use_cache=False, logits_to_keep=width_r + 1)
-    logits = out.logits[:, :-1].float()
+    logits = restrict_logits(out.logits[:, :-1].float(), allowed)
     if temperature != 1.0:
         logits = logits / temperature
     log_probs = torch.log_softmax(logits, dim=-1)
     token_logp = log_probs.gather(-1, batch.response_ids.to(device)[..., None]).squeeze(-1).cpu()
     entropy = aem.token_entropy_from_logits(logits).cpu() if with_entropy else None
     return token_logp, entropy
+
+
+def length_buckets(index: torch.Tensor, lengths: torch.Tensor, max_size: int,
+                   slack: float = 1.25) -> list[torch.Tensor]:
+    """Split `index` `[n]` into micro-batches of at most `max_size` rows whose `lengths` differ by at most `slack`×.
+
+    A chunk's gradient is the sum over its micro-batches in any order, so grouping by length only saves padding
+    (first turns of Doors are twice as long as later ones: ~35% of the tokens were padding).
+    """
+    ordered = index[lengths[index].argsort(stable=True)]
+    buckets: list[list[int]] = []
+    shortest = 0
+    for row in ordered.tolist():
+        length = int(lengths[row])
+        if not buckets or len(buckets[-1]) >= max_size or length > slack * shortest:
+            buckets.append([])
+            shortest = length
+        buckets[-1].append(row)
+    return [torch.tensor(b, dtype=torch.long) for b in buckets]
 
 
 class LocalLearner:
@@ -66,11 +87,14 @@ class LocalLearner:
         temperature: the rollout temperature (log-probs are taken at the temperature the samples came from).
         seed: seed of the mini-batch shuffling.
         bf16: run forward passes under bf16 autocast.
+        allowed_token_ids: the sampler's allowed tokens (constrained decoding), None = all.
     """
 
     def __init__(self, model: Any, tokenizer: Any, config: LearnerConfig, *, temperature: float = 1.0,
-                 seed: int = 0, bf16: bool = False, total_iterations: int = 150):
+                 seed: int = 0, bf16: bool = False, total_iterations: int = 150,
+                 allowed_token_ids: list[int] | None = None):
         self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.allowed = allowed_mask(allowed_token_ids, model)
         self.temperature, self.bf16 = temperature, bf16
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -117,26 +141,25 @@ class LocalLearner:
     ) -> tuple[TokenBatch, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         batch = collate(samples, self.pad_id)
         self.model.eval()
-        old_logp, entropy, ref_logp = [], [], []
-        size = self.config.micro_batch_size
-        for start in range(0, len(samples), size):
-            index = torch.arange(start, min(start + size, len(samples)))
+        shape = (len(samples), batch.response_length)
+        old_logp, entropy = torch.zeros(shape), torch.zeros(shape)
+        ref_logp = torch.zeros(shape) if self.config.kl_coef > 0 else None
+        lengths = batch.attention_mask.sum(dim=1)
+        for index in length_buckets(torch.arange(len(samples)), lengths, self.config.micro_batch_size):
             sub = batch.select(index)
+            width = sub.response_length
             with self._autocast():
-                logp, ent = sequence_logprobs(self.model, sub, self.temperature)
-                ref = self._reference_logprobs(sub) if self.config.kl_coef > 0 else None
-            pad = batch.response_length - sub.response_length
-            old_logp.append(torch.nn.functional.pad(logp, (0, pad)))
-            entropy.append(torch.nn.functional.pad(ent, (0, pad)))
-            if ref is not None:
-                ref_logp.append(torch.nn.functional.pad(ref, (0, pad)))
-        return batch, torch.cat(old_logp), torch.cat(entropy), torch.cat(ref_logp) if ref_logp else None
+                logp, ent = sequence_logprobs(self.model, sub, self.temperature, allowed=self.allowed)
+                old_logp[index, :width], entropy[index, :width] = logp, ent
+                if ref_logp is not None:
+                    ref_logp[index, :width] = self._reference_logprobs(sub)
+        return batch, old_logp, entropy, ref_logp
 
     def _reference_logprobs(self, batch: TokenBatch) -> torch.Tensor:
         if self.reference is not None:
-            return sequence_logprobs(self.reference, batch, self.temperature, with_entropy=False)[0]
+            return sequence_logprobs(self.reference, batch, self.temperature, False, self.allowed)[0]
         with self.model.disable_adapter():  # peft: the base model is the reference
-            return sequence_logprobs(self.model, batch, self.temperature, with_entropy=False)[0]
+            return sequence_logprobs(self.model, batch, self.temperature, False, self.allowed)[0]
 
     def advantages(self, samples: list[TurnSample], proxy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample advantages `[B]` (base estimator, then modulator) and the modulation coefficients `[B]`."""
@@ -196,19 +219,34 @@ class LocalLearner:
         totals: dict[str, float] = {}
         n_steps, trained_tokens = 0, 0.0
         n = len(samples)
+        # A mini-batch without advantages (every group solved, or every group failed) says nothing about the policy,
+        # yet an AdamW step would still move the weights: along its momentum (on Doors such steps undid a learned
+        # policy: PPO KL 0.6 at grad norm 0) or along a regulariser's gradient rescaled to full size. It is skipped.
+        skipped, stopped = 0, False
+        lengths = batch.attention_mask.sum(dim=1)
         for _ in range(cfg.ppo_epochs):
             order = torch.randperm(n, generator=self.generator)
             for chunk in order.chunk(max(1, min(cfg.mini_batches, n))):
+                if stopped:
+                    break
+                if not bool(adv[chunk].any()):
+                    skipped += 1
+                    continue
                 self.optimizer.zero_grad(set_to_none=True)
                 chunk_tokens = float(mask[chunk].sum().clamp(min=1))
-                for micro in chunk.split(cfg.micro_batch_size):
+                chunk_kl = 0.0
+                for micro in length_buckets(chunk, lengths, cfg.micro_batch_size):
                     weight = (float(mask[micro].sum()) / chunk_tokens if cfg.loss_agg == "token-mean"
                               else len(micro) / len(chunk))
                     parts = self._micro_loss(batch, micro, old_logp, ref_logp, adv_tokens)
                     (parts.pop("loss") * weight).backward()
+                    chunk_kl += parts.pop("approx_kl") * weight
                     for key, value in parts.items():
                         totals[key] = totals.get(key, 0.0) + float(value) * weight
                     trained_tokens += float(batch.attention_mask[micro].sum())
+                if cfg.target_kl is not None and chunk_kl > 1.5 * cfg.target_kl:
+                    stopped = True  # the policy already moved too far from the one that sampled: no further step
+                    break
                 params = [p for p in self.model.parameters() if p.requires_grad]
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 totals["grad_norm"] = totals.get("grad_norm", 0.0) + float(grad_norm)
@@ -222,7 +260,9 @@ class LocalLearner:
         metrics = {key: value / max(1, n_steps) for key, value in totals.items()}
         metrics.update(self._batch_metrics(samples, mask, entropy, proxy, adv, alpha))
         metrics.update({"rollout_logprob_gap": rollout_gap, "optimizer_steps": float(n_steps),
-                        "learner_time_s": elapsed, "learner_tokens_per_s": trained_tokens / max(elapsed, 1e-9)})
+                        "skipped_steps": float(skipped), "kl_early_stop": float(stopped),
+                        "learner_time_s": elapsed,
+                        "learner_tokens_per_s": trained_tokens / max(elapsed, 1e-9)})
         return metrics
 
     def _micro_loss(self, batch: TokenBatch, micro: torch.Tensor, old_logp: torch.Tensor,
@@ -232,12 +272,14 @@ class LocalLearner:
         width = sub.response_length
         need_entropy = cfg.entropy_coef > 0 or cfg.epo
         with self._autocast():
-            logp, ent = sequence_logprobs(self.model, sub, self.temperature, with_entropy=need_entropy)
+            logp, ent = sequence_logprobs(self.model, sub, self.temperature, need_entropy, self.allowed)
         mask = sub.response_mask
         loss, pg = aem.policy_loss(logp, old_logp[micro, :width], adv_tokens[micro, :width], mask,
                                    clip_low=cfg.clip_low, clip_high=cfg.clip_high, dual_clip=cfg.dual_clip,
                                    agg=cfg.loss_agg)
-        parts: dict[str, Any] = {"pg_loss": pg["pg_loss"], "clip_frac": pg["pg_clipfrac"],
+        log_ratio = (logp - old_logp[micro, :width]).detach()
+        approx_kl = float(((log_ratio.exp() - 1 - log_ratio) * mask).sum() / mask.sum().clamp(min=1))
+        parts: dict[str, Any] = {"approx_kl": approx_kl, "pg_loss": pg["pg_loss"], "clip_frac": pg["pg_clipfrac"],
                                  "clip_frac_lower": pg["pg_clipfrac_lower"], "ppo_kl": pg["ppo_kl"]}
         if ref_logp is not None:
             kl = aem.agg_loss(aem.kl_k3(logp, ref_logp[micro, :width]), mask, cfg.loss_agg)

@@ -58,10 +58,11 @@ class Trainer:
         torch.manual_seed(seed)
         self.model, self.tokenizer = build_model(config.model)
         ro = config.rollout
+        self.allowed_token_ids = _single_token_ids(self.tokenizer, ro.allowed_tokens)
         self.policy = self._make_policy()
         self.learner = LocalLearner(self.model, self.tokenizer, config.learner, temperature=ro.temperature,
                                     seed=seed, bf16=config.model.dtype == "bfloat16",
-                                    total_iterations=config.loop.iterations)
+                                    total_iterations=config.loop.iterations, allowed_token_ids=self.allowed_token_ids)
         self.task_rng = np.random.default_rng(seed)
         self.train_tasks = _task_ids(config.env.id, config.env.kwargs, config.env.train_split)
         self.eval_tasks = _task_ids(config.env.id, config.env.kwargs, config.env.eval_split)[: config.loop.eval_tasks]
@@ -80,13 +81,16 @@ class Trainer:
     def _make_policy(self) -> Any:
         ro = self.config.rollout
         if ro.backend == "openai":
+            if ro.allowed_tokens is not None:
+                raise ValueError("rollout.allowed_tokens needs the local backend (the server samples unconstrained)")
             from harness.policies.openai_compat import OpenAIPolicy
 
             return OpenAIPolicy(ro.server_model, ro.base_url, temperature=ro.temperature, max_tokens=ro.max_new_tokens,
                                 logprobs=True, return_token_ids=True, concurrency=ro.concurrency)
         return BatchedLocalPolicy(self.model, self.tokenizer, max_new_tokens=ro.max_new_tokens,
                                   temperature=ro.temperature, max_prompt_tokens=ro.max_prompt_tokens,
-                                  max_batch=ro.max_batch, seed=self.config.loop.seed)
+                                  max_batch=ro.max_batch, seed=self.config.loop.seed,
+                                  allowed_token_ids=self.allowed_token_ids)
 
     def _set_temperature(self, temperature: float) -> None:
         if hasattr(self.policy, "set_temperature"):
@@ -197,3 +201,16 @@ class Trainer:
         finally:
             self.logger.close()
         return rows
+
+
+def _single_token_ids(tokenizer: Any, tokens: list[str] | None) -> list[int] | None:
+    """The id of each string in `tokens` (each must be exactly one token of `tokenizer`)."""
+    if tokens is None:
+        return None
+    ids = []
+    for text in tokens:
+        encoded = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(encoded) != 1:
+            raise ValueError(f"rollout.allowed_tokens: {text!r} is {len(encoded)} tokens, not one")
+        ids.append(int(encoded[0]))
+    return ids

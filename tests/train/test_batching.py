@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import torch
 
 from harness.train.batching import TurnSample, collate, group_indices
 from harness.train.generation import BatchedLocalPolicy, sample_batch
+from harness.train.learner import length_buckets
 from harness.types import StepContext
 
 
@@ -59,3 +61,41 @@ def test_batched_policy_returns_token_exact_responses(tiny):
         assert len(r.token_ids) == len(r.logprobs) <= 4
         assert r.text == tokenizer.decode([t for t in r.token_ids if t != tokenizer.eos_token_id],
                                           skip_special_tokens=True)
+
+
+def test_length_buckets_cover_every_row_once_and_bound_padding():
+    lengths = torch.tensor([140, 60, 62, 141, 60, 75, 139, 61, 300])
+    buckets = length_buckets(torch.tensor([8, 0, 1, 2, 3, 4, 5, 6, 7]), lengths, max_size=3)
+    assert sorted(torch.cat(buckets).tolist()) == list(range(9))
+    assert all(len(b) <= 3 for b in buckets)
+    for bucket in buckets:
+        assert lengths[bucket].max() <= 1.25 * lengths[bucket].min()
+    assert [lengths[b].tolist() for b in buckets] == [[60, 60, 61], [62, 75], [139, 140, 141], [300]]
+
+
+def test_allowed_tokens_constrain_sampling_and_the_learner_sees_the_same_policy(tiny):
+    from harness.train.config import LearnerConfig
+    from harness.train.learner import LocalLearner
+
+    model, tokenizer = tiny
+    doors = [tokenizer.convert_tokens_to_ids(c) for c in "ABCD"]
+    policy = BatchedLocalPolicy(model, tokenizer, max_new_tokens=1, allowed_token_ids=doors, seed=3)
+
+    async def many():
+        return await asyncio.gather(*(policy.respond([{"role": "user", "content": f"room {i}"}],
+                                                     StepContext("t", 0)) for i in range(32)))
+
+    responses = asyncio.run(many())
+    assert {r.token_ids[0] for r in responses} <= set(doors) and len({r.text for r in responses}) > 1
+    samples = [TurnSample(prompt_ids=r.prompt_token_ids, response_ids=r.token_ids, score=float(i % 2), step_reward=0.0,
+                          uid="g", traj_uid=f"t{i}", turn=0, anchor_obs="", valid=True,
+                          rollout_logprobs=r.logprobs) for i, r in enumerate(responses)]
+    frozen = LearnerConfig(ppo_epochs=1, lr=0.0)  # both learners see the weights that sampled
+    learner = LocalLearner(model, tokenizer, frozen, allowed_token_ids=doors)
+    metrics = learner.update_samples(samples)
+    assert metrics["rollout_logprob_gap"] < 1e-4  # the learner's log-probs are the constrained sampler's
+    assert 0.5 < metrics["token_entropy"] <= torch.log(torch.tensor(4.0)).item() + 1e-5  # entropy over 4 doors
+    unconstrained = LocalLearner(model, tokenizer, frozen)
+    assert unconstrained.update_samples(samples)["rollout_logprob_gap"] > 1e-3
+    with pytest.raises(ValueError, match="subset"):
+        BatchedLocalPolicy(model, tokenizer, allowed_token_ids=[10_000])

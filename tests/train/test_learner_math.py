@@ -144,3 +144,25 @@ def test_invalid_penalty_and_reward_scale_enter_the_score():
     assert dropped == 0
     assert [s.score for s in samples] == [pytest.approx(9.9), 10.0]
     assert samples[1].anchor_obs == "o0" and samples[0].anchor_obs == "t#reset"
+
+
+def test_a_batch_without_advantages_leaves_the_weights_alone():
+    """All groups solved: zero gradient, and no AdamW momentum step either (it undid learned policies on Doors)."""
+    learner, model = _learner("none")
+    learner.update_samples(_samples())  # builds AdamW momentum
+    before = model.W.detach().clone()
+    solved = [TurnSample(prompt_ids=s.prompt_ids, response_ids=s.response_ids, score=1.0, step_reward=0.0,
+                         uid=s.uid, traj_uid=s.traj_uid, turn=s.turn, anchor_obs=s.anchor_obs, valid=True)
+              for s in _samples()]
+    metrics = learner.update_samples(solved)
+    assert metrics["optimizer_steps"] == 0 and metrics["skipped_steps"] == 1
+    assert torch.equal(model.W.detach(), before)
+
+
+def test_target_kl_stops_the_update_once_the_policy_moved_too_far():
+    config = LearnerConfig(ppo_epochs=4, mini_batches=1, lr=0.5, reward_scale=1.0, invalid_penalty=0.0,
+                           target_kl=1e-4)
+    metrics = LocalLearner(BigramLM(W0), toy_tokenizer(), config).update_samples(_samples())
+    assert metrics["optimizer_steps"] == 1 and metrics["kl_early_stop"] == 1.0  # epoch 1 at KL 0, then stop
+    free = LocalLearner(BigramLM(W0), toy_tokenizer(), config.model_copy(update={"target_kl": None}))
+    assert free.update_samples(_samples())["optimizer_steps"] == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -28,21 +29,23 @@ def _config(tmp_path: Path, *extra: str):
 
 
 @pytest.mark.slow
-def test_ten_iterations_raise_success_above_its_initial_value(tmp_path):
-    """Fixed seed: evaluation success after 10 iterations exceeds the initial one (the random model scores 0)."""
-    cfg = _config(tmp_path, "loop.iterations=10", "loop.eval_every=10", "loop.eval_tasks=32", "loop.seed=0",
+def test_twenty_iterations_learn_to_read_the_hint(tmp_path):
+    """Fixed seed: the tiny model starts at chance (0.26, doors only) and reads the hint within 20 iterations."""
+    cfg = _config(tmp_path, "loop.iterations=20", "loop.eval_every=20", "loop.eval_tasks=32", "loop.seed=0",
                   "loop.checkpoint_every=0")
     rows = Trainer(cfg, resume=False, progress=False).run()
-    initial = rows[0]["eval/success"]
-    final = rows[-1]["eval/success"]
-    print(f"eval success {initial:.3f} -> {final:.3f}; invalid {rows[1]['train/invalid_frac']:.2f} -> "
-          f"{rows[-1]['train/invalid_frac']:.2f}")
-    assert [r["iteration"] for r in rows] == list(range(11))
-    assert final > initial
-    assert rows[-1]["train/invalid_frac"] < rows[1]["train/invalid_frac"]
+    first = statistics.mean(r["train/success"] for r in rows[1:6])
+    last = statistics.mean(r["train/success"] for r in rows[-5:])
+    print(f"train success it. 1-5 {first:.3f} -> it. 16-20 {last:.3f}; "
+          f"eval {rows[0]['eval/success']:.3f} -> {rows[-1]['eval/success']:.3f}")
+    assert [r["iteration"] for r in rows] == list(range(21))
+    assert first < 0.4 and last > 0.5  # 5 x 64 episodes a side: chance is 0.26 +- 0.03
+    assert rows[-1]["eval/success"] > max(0.5, rows[0]["eval/success"])
+    assert all(r["train/invalid_frac"] == 0 for r in rows[1:])  # constrained to the door letters
+    logged = set().union(*rows)  # loss metrics are absent from iterations whose every group was solved (no step)
     for key in ("learner/token_entropy", "learner/response_entropy", "learner/alpha_mean", "learner/clip_frac",
                 "learner/positive_frac", "learner/learner_tokens_per_s", "gen_tokens_per_s"):
-        assert key in rows[-1], key
+        assert key in logged, key
     assert rows[-1]["learner/rollout_logprob_gap"] < 1e-3  # sampler and learner agree on log-probs
 
 
@@ -109,6 +112,8 @@ def test_config_files_overrides_and_presets(tmp_path):
         load_config([str(tmp_path / "missing.yaml")])
     (tmp_path / "c.yaml").write_text(cfg.to_yaml())
     assert load_config([str(tmp_path / "c.yaml")]) == cfg  # the saved config.yaml round-trips
+    with pytest.raises(ValueError, match="2 tokens, not one"):
+        Trainer(_config(tmp_path, "rollout.allowed_tokens=[A, BC]"), resume=False, progress=False)
 
 
 def test_cli_dry_run_and_report(tmp_path):
@@ -116,6 +121,9 @@ def test_cli_dry_run_and_report(tmp_path):
                           "--seed", "7"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "modulator: aem" in out.stdout and "seed: 7" in out.stdout
+    default = subprocess.run([sys.executable, "-m", "harness.train", "--learner", "grpo", "--dry-run"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert default.returncode == 0 and load_config([str(CONFIG)]).to_yaml() == default.stdout.strip() + "\n"
     bad = subprocess.run([sys.executable, "-m", "harness.train", "learner.bogus=1", "--dry-run"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "invalid config" in bad.stderr
