@@ -5,7 +5,9 @@
 Shows the whole pipeline on a real chat model: the env's verl-agent prompt with history, token-exact samples from
 the batched local sampler, GRPO+AEM advantages, PPO-clip on LoRA adapters (peft) with the k3 KL to the adapter-free
 base model, checkpoints. Slow on CPU (~50 train tokens/s, training.md §4): a few iterations take minutes. Prints
-the per-iteration metrics it wrote to `<out>/metrics.jsonl`.
+the per-iteration metrics it wrote to `<out>/metrics.jsonl`. SmolLM2-135M writes no valid ALFWorld action, so all
+advantages are 0 and no optimizer step is taken (grad_norm 0); `configs/doors_smollm2_lora.yaml` shows the same model
+and pipeline learning (harness/train/README.md).
 """
 
 from __future__ import annotations

@@ -129,10 +129,25 @@ def bench(
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="A run directory written by `aemgym bench`.")) -> None:
-    """Summarise a run: success rate with 95% Wilson CI, score, per task type, tokens, latency (Markdown + PNG)."""
-    from harness.report import report_run
+def report(
+    run_dirs: list[Path] = typer.Argument(..., help="A run directory of `aemgym bench`, or training runs to compare."),
+) -> None:
+    """Summarise a run: success rate with 95% Wilson CI, score, per task type, tokens, latency (Markdown + PNG).
 
+    Training runs (`aemgym train`) get their training curves instead, as `aemgym train-report` draws them.
+    """
+    from harness.report import report_run
+    from harness.train.report import is_training_run
+
+    if any(is_training_run(run) for run in run_dirs):
+        from harness.commands.train import train_report
+
+        train_report(run_dirs, out=None)
+        return
+    if len(run_dirs) > 1:
+        typer.secho("error: several directories are compared only for training runs", fg="red", err=True)
+        raise typer.Exit(2)
+    run_dir = run_dirs[0]
     try:
         _, markdown = report_run(run_dir)
     except FileNotFoundError as exc:

@@ -25,9 +25,10 @@ echo "[50-verl] installing torch==$TORCH_VERSION (CPU) and verl==$VERL_VERSION i
 # Same torch source as scripts/setup.sh (the CPU wheel where pip's find-links provides it).
 "${PIP[@]}" install -q "torch==$TORCH_VERSION"
 # verl 0.9.1 imports these from its trainer modules without declaring them (ray_trainer → cachetools, uvicorn,
-# fastapi; the v1 trainer → transfer_queue), so they are pinned here.
+# fastapi; the v1 trainer → transfer_queue), so they are pinned here. gymnasium (for harness/verl's agent loop) comes
+# before the --no-deps aem install, so pip's resolver never sees aem-gym with its extras missing.
 "${PIP[@]}" install -q -c "$constraints" "verl==$VERL_VERSION" cachetools==5.5.2 uvicorn==0.54.0 fastapi==0.165.0 \
-  transferqueue==0.1.11
+  transferqueue==0.1.11 gymnasium==1.4.0
 "${PIP[@]}" install -q --no-deps -e .
 "$VERL_VENV/bin/python" -c "from verl.trainer.ppo import core_algos, ray_trainer; from verl.trainer.ppo.v1 import utils
 print('[50-verl] verl', core_algos.register_adv_est.__module__, 'import ok')"

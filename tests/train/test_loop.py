@@ -116,6 +116,20 @@ def test_config_files_overrides_and_presets(tmp_path):
         Trainer(_config(tmp_path, "rollout.allowed_tokens=[A, BC]"), resume=False, progress=False)
 
 
+@pytest.mark.slow
+def test_smollm2_lora_config_constrains_to_single_door_tokens():
+    from transformers import AutoTokenizer
+
+    from harness.models.smollm2 import ensure_checkpoint
+    from harness.train.loop import _single_token_ids
+
+    cfg = load_config([str(CONFIG.with_name("doors_smollm2_lora.yaml"))], learner="aem")
+    assert (cfg.model.kind, cfg.model.lora_rank, cfg.learner.modulator) == ("smollm2", 8, "aem")
+    tokenizer = AutoTokenizer.from_pretrained(str(ensure_checkpoint()))
+    ids = _single_token_ids(tokenizer, cfg.rollout.allowed_tokens)
+    assert len(set(ids)) == 4 and tokenizer.decode(ids) == "ABCD"
+
+
 def test_cli_dry_run_and_report(tmp_path):
     out = subprocess.run([sys.executable, "-m", "harness.train", "-c", str(CONFIG), "--learner", "aem", "--dry-run",
                           "--seed", "7"], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -137,3 +151,8 @@ def test_cli_dry_run_and_report(tmp_path):
     png = plot_runs([run], tmp_path / "curves.png")
     assert png.stat().st_size > 1000
     assert "train/success 0.250 → 0.750" in summary(run)
+    report = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(run)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "train/success 0.250 → 0.750" in report.stdout and (run / "curves.png").stat().st_size > 1000
+    assert not (run / "report.md").exists()  # not mistaken for an (empty) bench run
