@@ -277,8 +277,8 @@ class LocalLearner:
         loss, pg = aem.policy_loss(logp, old_logp[micro, :width], adv_tokens[micro, :width], mask,
                                    clip_low=cfg.clip_low, clip_high=cfg.clip_high, dual_clip=cfg.dual_clip,
                                    agg=cfg.loss_agg)
-        log_ratio = (logp - old_logp[micro, :width]).detach()
-        approx_kl = float(((log_ratio.exp() - 1 - log_ratio) * mask).sum() / mask.sum().clamp(min=1))
+        # k3 of KL(π_old‖π) from the rollout samples: kl_k3's `ref` slot holds the current policy.
+        approx_kl = float(aem.agg_loss(aem.kl_k3(old_logp[micro, :width], logp.detach(), clamp=None), mask))
         parts: dict[str, Any] = {"approx_kl": approx_kl, "pg_loss": pg["pg_loss"], "clip_frac": pg["pg_clipfrac"],
                                  "clip_frac_lower": pg["pg_clipfrac_lower"], "ppo_kl": pg["ppo_kl"]}
         if ref_logp is not None:
