@@ -79,4 +79,5 @@ def run_demo(policy: str = "smollm2", n_tasks: int | None = None, max_new_tokens
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"\nTotal time {time.perf_counter() - started:.0f} s. Runs in {out}/ (report.md, report.png, episodes.jsonl)")
+    print("Next: `aemgym train --learner aem` trains a tiny model on Doors with AEM (CPU, a few minutes).")
     return 0 if reports else 1
