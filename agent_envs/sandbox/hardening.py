@@ -28,7 +28,8 @@ ETC_ALLOWLIST = (
     "locale.alias", "locale.gen", "terminfo", "fonts", "perl", "python3", "python3.11", "gai.conf", "host.conf",
     "papersize", "matplotlibrc", "mailcap",
 )
-PASSWD = (f"root:x:0:0:root:/root:/usr/sbin/nologin\n{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}:sandbox:/tmp:/bin/bash\n"
+PASSWD = ("root:x:0:0:root:/root:/usr/sbin/nologin\n"
+          f"{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}:sandbox:/tmp:/bin/bash\n"
           "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
 GROUP = f"root:x:0:\n{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"
 HOSTS = "127.0.0.1\tlocalhost\n127.0.1.1\tsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"

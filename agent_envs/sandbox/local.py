@@ -223,7 +223,8 @@ class LocalSandbox(Sandbox):
         mounts: list[tuple[str, str]] = [("/usr", "bind /usr /usr ,ro")]
         mounts += [(f"/{t}", f"bind /{t} /{t} ,ro") for t in TOP_DIRS
                    if Path(f"/{t}").is_dir() and not Path(f"/{t}").is_symlink()]
-        mounts += [("/etc", f"bind {q(str(self.dir / 'etc'))} /etc ,ro"), ("/tmp", f"bind {q(str(self.dir / 'tmp'))} /tmp")]
+        mounts += [("/etc", f"bind {q(str(self.dir / 'etc'))} /etc ,ro"),
+                   ("/tmp", f"bind {q(str(self.dir / 'tmp'))} /tmp")]
         mounts += [(str(p), f"bind {q(str(p))} {q(str(p))} ,ro") for p in self.ro_paths]
         mounts += [(str(p), f"bind {q(str(p))} {q(str(p))}") for p in self.rw_paths]
         layers = [(WORKDIR, self._repo_source())] if self.cow == "overlay" else []
@@ -277,8 +278,9 @@ class LocalSandbox(Sandbox):
 
     def bwrap_argv(self, cmd: str) -> list[str]:
         """The bubblewrap command line that runs `cmd` (exposed for tests and benchmarks)."""
-        argv = [self._bwrap, "--die-with-parent", "--new-session", "--unshare-user", "--uid", str(hardening.SANDBOX_UID),
-                "--gid", str(hardening.SANDBOX_GID), "--disable-userns", "--unshare-pid", "--unshare-ipc",
+        argv = [self._bwrap, "--die-with-parent", "--new-session", "--unshare-user",
+                "--uid", str(hardening.SANDBOX_UID), "--gid", str(hardening.SANDBOX_GID), "--disable-userns",
+                "--unshare-pid", "--unshare-ipc",
                 "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--cap-drop", "ALL"]
         if not self.network:
             argv.append("--unshare-net")
