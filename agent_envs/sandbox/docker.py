@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 import warnings
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +69,8 @@ KILL_EXEC = ("for f in $(grep -laF -e {marker} /proc/[0-9]*/environ 2>/dev/null)
 STREAM_GRACE_S = 10.0  # client-side backstop beyond the in-container `timeout -k 5`
 DRAIN_GRACE_S = 2.0  # how long the output may stay open after the command exited (a background job holding it)
 POLL_S = 0.5
-EXEC_START_FAILED = ("OCI runtime exec failed", "unable to start container process")
+#: What an exec prints when its command never started (the engine could not create it, or `timeout` could not fork).
+EXEC_START_FAILED = ("OCI runtime exec failed", "unable to start container process", "timeout: fork system call failed")
 PIDS_EXHAUSTED = "Resource temporarily unavailable"
 RUN_ID = os.environ.get("AEMGYM_RUN_ID") or uuid.uuid4().hex[:12]  # this process's containers, for `gc`
 DEFAULT_MAX_LIFETIME_S = 6 * 3600.0
@@ -117,6 +119,7 @@ class DockerSandbox(Sandbox):
         self.max_lifetime_s, self.run_id, self.cap_add = max_lifetime_s, run_id or RUN_ID, tuple(cap_add)
         self.engine: dict[str, str] = {}
         self.restarts = 0
+        self._pids_file: Path | None = None
         self.client = client
         self._own_client = client is None
         self.container: Container | None = None
@@ -137,6 +140,7 @@ class DockerSandbox(Sandbox):
             container = self.client.containers.create(self.image, name=self.name, **options)
             self.container = container
             container.start()
+            self._pids_file = self._find_pids_file()
         except SandboxError:
             self._close()
             raise
@@ -181,8 +185,8 @@ class DockerSandbox(Sandbox):
     # ----- commands --------------------------------------------------------------------------------------------------
     def _exec(self, cmd: str, timeout_s: float, stdin: bytes | None = None) -> ExecResult:
         result, runaway = self._exec_once(cmd, timeout_s, stdin)
-        cannot_start = result.exit_code == 126 and result.output.lstrip().startswith(EXEC_START_FAILED)
-        if not (runaway or cannot_start or (PIDS_EXHAUSTED in result.output and self._pids_full())):
+        cannot_start = result.exit_code in (125, 126) and result.output.lstrip().startswith(EXEC_START_FAILED)
+        if not (runaway or cannot_start or self._pids_full(PIDS_EXHAUSTED in result.output)):
             return result
         why = "the command could not start" if cannot_start else "runaway processes filled the pids limit"
         if not self._restart():
@@ -205,13 +209,32 @@ class DockerSandbox(Sandbox):
         except _api_errors():
             return False
 
-    def _pids_full(self) -> bool:
-        """Whether the container's processes (counted from outside, by the engine) fill its pids limit."""
+    def _pids_full(self, suspect: bool) -> bool:
+        """Whether the container's processes fill its pids limit, counted from outside: from its pids cgroup where
+        this host has it (every command, ~0.1 ms), else by the engine (`top`, only when the output looks like it)."""
         assert self.container is not None
+        if self._pids_file is not None:
+            try:
+                return int(self._pids_file.read_text()) >= self.limits.max_pids - 2
+            except (OSError, ValueError):
+                pass
+        if not suspect:
+            return False
         try:
             return len(self.container.top().get("Processes") or []) >= self.limits.max_pids - 2
         except _api_errors():
             return False
+
+    def _find_pids_file(self) -> Path | None:
+        """The container's `pids.current` when the engine runs on this host (cgroup v1 or v2, cgroupfs or systemd)."""
+        assert self.container is not None
+        cid = self.container.id
+        for path in (f"/sys/fs/cgroup/pids/docker/{cid}", f"/sys/fs/cgroup/docker/{cid}",
+                     f"/sys/fs/cgroup/pids/system.slice/docker-{cid}.scope",
+                     f"/sys/fs/cgroup/system.slice/docker-{cid}.scope"):
+            if Path(path, "pids.current").exists():
+                return Path(path, "pids.current")
+        return None
 
     def _exec_once(self, cmd: str, timeout_s: float, stdin: bytes | None) -> tuple[ExecResult, bool]:
         """One exec; also whether its leftovers could not be killed from inside (the caller then restarts)."""
@@ -241,16 +264,16 @@ class DockerSandbox(Sandbox):
         reader = threading.Thread(target=_pump, args=(stream, buf, lock, self.limits.max_output_bytes, overflow),
                                   daemon=True)
         reader.start()
-        note = self._wait(reader, exec_id, deadline=start + timeout_s + STREAM_GRACE_S, timeout_s=timeout_s)
+        note, lingered = self._wait(reader, exec_id, deadline=start + timeout_s + STREAM_GRACE_S, timeout_s=timeout_s)
         if overflow.is_set():
             note = f"output limit of {self.limits.max_output_bytes} bytes exceeded"
         stuck = reader.is_alive()
         stream.close()
         runaway = False
-        if stuck or overflow.is_set():
+        if stuck or lingered or overflow.is_set():  # lingered: a background job held the output after the exit
             runaway = not self._kill_exec(marker)
             reader.join(timeout=5)
-        code = self._exit_code(exec_id, wait_s=2.0 if (stuck or overflow.is_set()) else 0.0)
+        code = self._exit_code(exec_id, wait_s=2.0 if (stuck or lingered or overflow.is_set()) else 0.0)
         with lock:
             output, truncated = buf.text()
             total = buf.total
@@ -263,21 +286,22 @@ class DockerSandbox(Sandbox):
             output += f"\n[{note}; the command was killed]"
         return ExecResult(code, output, timed_out, truncated, total, duration, note), runaway
 
-    def _wait(self, reader: threading.Thread, exec_id: str, *, deadline: float, timeout_s: float) -> str:
-        """Wait for the output stream to end; a note when the client-side deadline stopped the wait."""
+    def _wait(self, reader: threading.Thread, exec_id: str, *, deadline: float, timeout_s: float) -> tuple[str, bool]:
+        """Wait for the output stream to end. Returns (a note when the client-side deadline stopped the wait, whether
+        the stream outlived the command: some process of the exec still held it)."""
         exited_at: float | None = None
         while True:
             reader.join(timeout=POLL_S)
             if not reader.is_alive():
-                return ""
+                return "", exited_at is not None
             now = time.monotonic()
             if now >= deadline:
-                return f"timed out after {timeout_s:g} s"
+                return f"timed out after {timeout_s:g} s", False
             if exited_at is None:
                 if not self._running(exec_id):
                     exited_at = now
             elif now - exited_at > DRAIN_GRACE_S:  # the command is done but a background job holds its output
-                return ""
+                return "", True
 
     def _running(self, exec_id: str) -> bool:
         try:

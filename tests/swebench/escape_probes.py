@@ -13,7 +13,8 @@ from __future__ import annotations
 PROBE_SCRIPT = r'''
 import os, re, socket, subprocess, sys
 import hashlib
-canary_file, port, host_pid, tag, template, host_shadow = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:7]
+canary_file, tag, template, host_shadow = sys.argv[1], *sys.argv[4:7]
+port, host_pid = int(sys.argv[2]), int(sys.argv[3])
 results = {}
 
 def run(*cmd):
@@ -155,7 +156,8 @@ def _():
 
 @probe("regain_privileges")
 def _():
-    won = [name for name, cmd in (("unshare -Ur", ["unshare", "-Ur", "true"]), ("unshare -m", ["unshare", "-m", "true"]),
+    won = [name for name, cmd in (("unshare -Ur", ["unshare", "-Ur", "true"]),
+                                  ("unshare -m", ["unshare", "-m", "true"]),
                                   ("nsenter -t 1 -m", ["nsenter", "-t", "1", "-m", "true"]),
                                   ("chroot /", ["chroot", "/", "true"]),
                                   ("su root", ["su", "root", "-c", "true"])) if run(*cmd)]
