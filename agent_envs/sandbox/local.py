@@ -17,12 +17,14 @@ Without root, bubblewrap binds the same paths itself and the episode is a plain 
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -64,6 +66,20 @@ def overlay_supported(work_root: str) -> bool:
         return False
     finally:
         shutil.rmtree(probe, ignore_errors=True)
+
+
+_ETC_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_etc(work_root: str, network: bool) -> Path:
+    """The minimal `/etc`, made once per process, work root and network setting (bound read-only into sandboxes);
+    removed at exit, or by the reaper if the process dies first (its name carries the owner tag)."""
+    path = Path(work_root) / f"sbx-{hardening.owner_tag()}-etc{'-net' if network else ''}"
+    shutil.rmtree(path, ignore_errors=True)
+    hardening.write_minimal_etc(path, network=network)
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def _cgroup_writable(controller: str) -> bool:
@@ -116,6 +132,7 @@ class LocalSandbox(Sandbox):
         self.cgroups: list[Path] = []
         self._holder: subprocess.Popen | None = None
         self._seccomp = seccomp.program()
+        self.etc: Path | None = None
 
     # ----- lifecycle -------------------------------------------------------------------------------------------------
     def start(self) -> LocalSandbox:
@@ -131,7 +148,8 @@ class LocalSandbox(Sandbox):
         try:
             (self.dir / "tmp").mkdir(mode=0o700)
             os.chown(self.dir / "tmp", *hardening.host_ids())
-            hardening.write_minimal_etc(self.dir / "etc", network=self.network)
+            with _ETC_LOCK:
+                self.etc = _shared_etc(str(self.work_root), self.network)
             if self._seccomp is not None:
                 (self.dir / "seccomp.bpf").write_bytes(self._seccomp)
             if self.cow == "copy":
@@ -223,7 +241,7 @@ class LocalSandbox(Sandbox):
         mounts: list[tuple[str, str]] = [("/usr", "bind /usr /usr ,ro")]
         mounts += [(f"/{t}", f"bind /{t} /{t} ,ro") for t in TOP_DIRS
                    if Path(f"/{t}").is_dir() and not Path(f"/{t}").is_symlink()]
-        mounts += [("/etc", f"bind {q(str(self.dir / 'etc'))} /etc ,ro"),
+        mounts += [("/etc", f"bind {q(str(self.etc))} /etc ,ro"),
                    ("/tmp", f"bind {q(str(self.dir / 'tmp'))} /tmp")]
         mounts += [(str(p), f"bind {q(str(p))} {q(str(p))} ,ro") for p in self.ro_paths]
         mounts += [(str(p), f"bind {q(str(p))} {q(str(p))}") for p in self.rw_paths]
@@ -268,7 +286,7 @@ class LocalSandbox(Sandbox):
                 argv += ["--symlink", os.readlink(host), f"/{top}"]
             elif host.is_dir():
                 argv += ["--ro-bind", str(host), f"/{top}"]
-        argv += ["--ro-bind", str(self.dir / "etc"), "/etc", "--dev", "/dev", "--proc", "/proc",
+        argv += ["--ro-bind", str(self.etc), "/etc", "--dev", "/dev", "--proc", "/proc",
                  "--bind", str(self.dir / "tmp"), "/tmp"]
         for path in [*self.ro_paths, *self.cow_paths]:
             argv += ["--ro-bind", str(path), str(path)]
