@@ -20,7 +20,7 @@ from tests.conftest import DOCKER_STARTED_BY_TESTS, REPO_ROOT
 @pytest.fixture(scope="session")
 def sb_tools() -> None:
     """bubblewrap and git are installed by scripts/install/40-swebench.sh: their absence is a failure."""
-    for tool in ("bwrap", "git", "prlimit"):
+    for tool in ("bwrap", "git", "prlimit", "setpriv", "nsenter", "unshare"):
         if shutil.which(tool) is None:
             pytest.fail(f"`{tool}` is missing: run scripts/install/40-swebench.sh (apt-get install bubblewrap git)")
 

@@ -134,7 +134,7 @@ def test_unprivileged_identity_and_minimal_etc(tiny_template) -> None:
     assert lines[:3] == ["1000", "sandbox", "1000"] and lines[-1] == "1000"
     assert "sandbox:x:1000:1000" in out and "shadow" not in out and "resolv.conf" not in out and "sudoers" not in out
     assert certs == "True"
-    assert upper_uids == ([uid] if hardening.privileged() else [])  # on the host the file belongs to the sandbox's host id
+    assert upper_uids == ([uid] if hardening.privileged() else [])  # on the host: the sandbox's host id
     if hardening.privileged():
         assert Path(tiny_template.repo_dir).stat().st_uid == uid  # templates are owned by the sandbox's host id
 
