@@ -36,6 +36,17 @@ def median_ms(fn: Callable[[], object], n: int) -> float:
     return statistics.median(times) * 1000
 
 
+def interleaved(fns: dict[str, Callable[[], object]], n: int) -> dict[str, float]:
+    """Median ms of each function, run round-robin so that a loaded machine slows every variant alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(n):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) * 1000 for name, ts in times.items()}
+
+
 def bare() -> None:
     subprocess.run(["bash", "-c", "true"], check=True)
 
@@ -69,16 +80,18 @@ def hardening_steps(box, n: int) -> None:
              ("+ unprivileged user namespace", drop_priv, without(full, nested, drop, seccomp)),
              ("+ no capabilities, no nested userns", drop_priv, without(full, seccomp)),
              ("+ seccomp filter (= the sandbox)", drop_priv, full)]
-    base = median_ms(bare, n)
+    fns: dict[str, Callable[[], object]] = {"bare": bare}
     for name, prefix, argv in steps:
         cmd = ["nsenter", "-t", str(box._holder.pid), "-m", "--", "sh", "-c", cgroups + fd + 'exec "$@"', "sh",
                "prlimit", "--core=0", "--", *prefix, *argv]
-        ms = median_ms(lambda cmd=cmd: subprocess.run(cmd, check=True), n)
-        print(f"  {name:40s} {ms:6.1f} ms  (+{ms - base:.1f} ms over bare {base:.1f} ms)")
+        fns[name] = lambda cmd=cmd: subprocess.run(cmd, check=True)
+    ms = interleaved(fns, n)
+    for name, _, _ in steps:
+        print(f"  {name:40s} {ms[name]:6.1f} ms  (+{ms[name] - ms['bare']:.1f} ms over bare {ms['bare']:.1f} ms)")
     etc_dir = Path(tempfile.mkdtemp())
     t0 = time.perf_counter()
     hardening.write_minimal_etc(etc_dir / "etc", network=False)
-    print(f"  minimal /etc, made once per sandbox     {(time.perf_counter() - t0) * 1000:6.1f} ms")
+    print(f"  minimal /etc, made once per process     {(time.perf_counter() - t0) * 1000:6.1f} ms")
     shutil.rmtree(etc_dir)
 
 
@@ -96,8 +109,8 @@ def local_figures(args: argparse.Namespace) -> None:
           f"{statistics.median(resets):.3f} s over {args.resets} (target <= 2 s)")
     box = env.sandbox
     assert box is not None
-    b = median_ms(bare, args.commands)
-    s = median_ms(lambda: box.exec("true"), args.commands)
+    ms = interleaved({"bare": bare, "box": lambda: box.exec("true")}, args.commands)
+    b, s = ms["bare"], ms["box"]
     print(f"local command: bare {b:.1f} ms, sandbox {s:.1f} ms -> overhead {s - b:.1f} ms median "
           f"(target <= 30 ms); features: {box.features}")
     print("local hardening steps (median of `true`):")
@@ -151,14 +164,14 @@ def docker_figures(args: argparse.Namespace, instance: dict) -> None:
     print(f"docker reset (create + start + strip history): median {statistics.median(starts):.3f} s over "
           f"{args.resets} (target <= 2 s)")
     with DockerSandbox(image, client=client) as box:
-        b = median_ms(bare, args.commands)
-        s = median_ms(lambda: box.exec("true"), args.commands)
-        raw = median_ms(lambda: box.container.exec_run(["true"]), args.commands)
         plain = client.containers.run(image, ["sleep", "600"], detach=True, network_mode="none")
         try:
-            raw_plain = median_ms(lambda: plain.exec_run(["true"]), args.commands)
+            ms = interleaved({"bare": bare, "box": lambda: box.exec("true"),
+                              "raw": lambda: box.container.exec_run(["true"]),
+                              "plain": lambda: plain.exec_run(["true"])}, args.commands)
         finally:
             plain.remove(force=True)
+        b, s, raw, raw_plain = ms["bare"], ms["box"], ms["raw"], ms["plain"]
         print(f"docker command: bare {b:.1f} ms, sandbox exec {s:.1f} ms -> overhead {s - b:.1f} ms median; "
               f"one SDK exec_run: hardened container {raw:.1f} ms, plain container {raw_plain:.1f} ms "
               f"(hardening +{raw - raw_plain:.1f} ms); features: {box.features}")
