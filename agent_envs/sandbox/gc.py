@@ -15,6 +15,7 @@ import re
 import shutil
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ def _orphaned(name: str, legacy: bool) -> bool:
     return legacy and bool(LEGACY_CGROUP.match(name))
 
 
-def reap_local(work_roots: list[str | Path] = (), *, legacy: bool = False) -> Reaped:  # type: ignore[assignment]
+def reap_local(work_roots: Sequence[str | Path] = (), *, legacy: bool = False) -> Reaped:
     """Remove cgroups and sandbox directories (under `work_roots`) whose owning process is gone.
 
     `legacy=True` also removes untagged `aemgym-<hex>` cgroups from older versions when no process is left in them

@@ -1,4 +1,5 @@
-"""The local sandbox: isolation, limits and containment; each attack leaves the host and the template untouched."""
+"""The local sandbox: isolation, limits, identity, copy-on-write, reaping (the adversarial suite over both backends
+is test_escape.py)."""
 
 from __future__ import annotations
 
@@ -73,32 +74,11 @@ def test_episode_budget(tiny_template) -> None:
     assert refused.exit_code == -1 and "budget" in refused.note
 
 
-def test_huge_output_is_cut_and_truncated(tiny_template) -> None:
-    limits = SandboxLimits(max_output_bytes=64 << 20, head_chars=1000, tail_chars=1000)
-    with tiny_template.sandbox(limits=limits) as box:
-        result = box.exec("yes 0123456789 | head -c 1000000000", timeout=60)
-        assert result.truncated and len(result.output) < 5000
-        assert "output limit" in result.note and result.output_chars <= (64 << 20) + (1 << 16)
-        assert box.exec("echo fine").output.strip() == "fine"
-
-
 def test_network_is_off(tiny_template) -> None:
     with tiny_template.sandbox() as box:
         result = box.exec("python -c \"import socket; socket.create_connection(('1.1.1.1', 80), timeout=3)\"; "
                           "ip -o link 2>/dev/null | wc -l; cat /sys/class/net/*/operstate 2>/dev/null | wc -l")
     assert result.exit_code == 0 and ("Network is unreachable" in result.output or "Errno 101" in result.output)
-
-
-def test_fork_bomb_is_contained(tiny_template) -> None:
-    limits = SandboxLimits(timeout_s=10, max_pids=64)
-    with tiny_template.sandbox(limits=limits) as box:
-        if "cgroup" not in box.features["pids_limit"]:
-            pytest.fail(f"no pids cgroup on this machine: {box.features}")
-        result = box.exec("bomb() { bomb | bomb & }; bomb; sleep 3; echo survived")
-        assert "survived" in result.output or result.timed_out
-        assert box.exec("echo still-works").output.strip() == "still-works"
-    # the host can still fork and nothing from the bomb is left running
-    assert subprocess.run(["pgrep", "-f", "bomb"], capture_output=True).stdout == b""
 
 
 def test_writes_outside_the_repo_and_rm_rf_are_contained(tiny_template, tmp_path: Path) -> None:
@@ -114,12 +94,6 @@ def test_writes_outside_the_repo_and_rm_rf_are_contained(tiny_template, tmp_path
     assert marker.read_text() == "host"
     assert not Path("/usr/evil").exists() and not Path("/etc/evil").exists()
     assert tree_digest(tiny_template.repo_dir) == before
-
-
-def test_memory_limit(tiny_template) -> None:
-    with tiny_template.sandbox(limits=SandboxLimits(memory_mb=512)) as box:
-        result = box.exec("python -c \"x = bytearray(2 << 30); print('allocated')\"")
-    assert result.exit_code != 0 and "allocated" not in result.output
 
 
 def test_unprivileged_identity_and_minimal_etc(tiny_template) -> None:
@@ -146,9 +120,10 @@ def test_cow_paths_are_writable_per_sandbox(tiny_template, tmp_path: Path) -> No
     hardening.own_for_sandbox(venv)
     box = LocalSandbox(tiny_template.repo_dir, ro_paths=tiny_template.ro_paths, cow_paths=[venv],
                        path_prepend=tiny_template.path_prepend, work_root=tmp_path / "work")
+    if not hardening.privileged():
+        pytest.skip("copy-on-write paths need root (overlays in a private mount namespace); read-only without it")
     with box:
-        if box.cow != "overlay":
-            pytest.fail(f"no overlay on this machine (root is required): {box.features}")
+        assert box.cow == "overlay", box.features
         assert box.exec(f"echo 'V = 2' > {venv}/lib/pkg.py && touch {venv}/lib/new.py").exit_code == 0
         assert box.exec(f"cat {venv}/lib/pkg.py").output == "V = 2\n"
     assert (venv / "lib" / "pkg.py").read_text() == "V = 1\n" and not (venv / "lib" / "new.py").exists()
