@@ -1,34 +1,101 @@
-"""SWE-bench sandbox overheads on the synthetic instance (local backend), each against a baseline from the same run.
+"""SWE-bench sandbox overheads on the synthetic instance, hardened local and Docker backends, each against a baseline
+measured in the same run.
 
-Prints: episode reset time with the template cached (target <= 2 s), per-command overhead of the sandbox vs a bare
-`subprocess.run(["bash", "-c", "true"])` (target <= 30 ms), and grading time minus the test runtime (target <= 3 s),
-where the test runtime is the same eval script run bare on a host copy of the repository.
-Usage: .venv/bin/python benchmarks/swebench_sandbox.py [--commands 40] [--resets 5]
+Local: episode reset with the template cached (target <= 2 s); per-command overhead of the sandbox over a bare
+`subprocess.run(["bash", "-c", "true"])` (target <= 30 ms); the cost of each hardening step (a bubblewrap command
+line built up step by step: namespaces as root -> unprivileged user namespace -> no capabilities / no nested user
+namespaces -> seccomp; the minimal /etc is made once per sandbox and timed at start); grading time minus the test
+runtime (target <= 3 s), the test runtime being the same eval script run bare on a host copy of the repository.
+Docker (where an engine answers, e.g. after scripts/docker-engine.sh start): the same reset and per-command figures,
+a plain container's exec next to a hardened one's, and grading with the official eval script.
+Usage: .venv/bin/python benchmarks/swebench_sandbox.py [--commands 40] [--resets 5] [--no-docker]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--commands", type=int, default=40)
-    parser.add_argument("--resets", type=int, default=5)
-    args = parser.parse_args()
-    import os
+def median_ms(fn: Callable[[], object], n: int) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
 
-    cache = Path(tempfile.mkdtemp(prefix="swebench-bench-"))
-    os.environ["AEMGYM_SWEBENCH_CACHE"] = str(cache)
+
+def interleaved(fns: dict[str, Callable[[], object]], n: int) -> dict[str, float]:
+    """Median ms of each function, run round-robin so that a loaded machine slows every variant alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(n):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) * 1000 for name, ts in times.items()}
+
+
+def bare() -> None:
+    subprocess.run(["bash", "-c", "true"], check=True)
+
+
+def hardening_steps(box, n: int) -> None:
+    """Time `true` through the sandbox's own command line with the hardening added step by step."""
+    from agent_envs.sandbox import hardening
+    from agent_envs.sandbox.local import SECCOMP_FD
+
+    if box._holder is None:
+        print("  (hardening steps need root: skipped)")
+        return
+    full = box.bwrap_argv("true")
+    userns = ["--unshare-user", "--uid", str(hardening.SANDBOX_UID), "--gid", str(hardening.SANDBOX_GID)]
+    drop = ["--cap-drop", "ALL"]
+    nested = ["--disable-userns"]
+    seccomp = ["--seccomp", str(SECCOMP_FD)]
+
+    def without(argv: list[str], *parts: list[str]) -> list[str]:
+        out = list(argv)
+        for part in parts:
+            i = next(j for j in range(len(out)) if out[j:j + len(part)] == part)
+            del out[i:i + len(part)]
+        return out
+
+    uid, gid = hardening.host_ids()
+    drop_priv = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--no-new-privs", "--"]
+    cgroups = "".join(f"echo $$ > {p}/cgroup.procs; " for p in box.cgroups)
+    fd = f"exec {SECCOMP_FD}< {box.dir}/seccomp.bpf; "
+    steps = [("namespaces only, as root (caps kept)", [], without(full, nested, userns, drop, seccomp)),
+             ("+ unprivileged user namespace", drop_priv, without(full, nested, drop, seccomp)),
+             ("+ no capabilities, no nested userns", drop_priv, without(full, seccomp)),
+             ("+ seccomp filter (= the sandbox)", drop_priv, full)]
+    fns: dict[str, Callable[[], object]] = {"bare": bare}
+    for name, prefix, argv in steps:
+        cmd = ["nsenter", "-t", str(box._holder.pid), "-m", "--", "sh", "-c", cgroups + fd + 'exec "$@"', "sh",
+               "prlimit", "--core=0", "--", *prefix, *argv]
+        fns[name] = lambda cmd=cmd: subprocess.run(cmd, check=True)
+    ms = interleaved(fns, n)
+    for name, _, _ in steps:
+        print(f"  {name:40s} {ms[name]:6.1f} ms  (+{ms[name] - ms['bare']:.1f} ms over bare {ms['bare']:.1f} ms)")
+    etc_dir = Path(tempfile.mkdtemp())
+    t0 = time.perf_counter()
+    hardening.write_minimal_etc(etc_dir / "etc", network=False)
+    print(f"  minimal /etc, made once per process     {(time.perf_counter() - t0) * 1000:6.1f} ms")
+    shutil.rmtree(etc_dir)
+
+
+def local_figures(args: argparse.Namespace) -> None:
     from agent_envs.swebench.env import SWEBenchEnv
     from agent_envs.swebench.grading import grade
     from agent_envs.swebench.spec import eval_script
@@ -37,34 +104,22 @@ def main() -> None:
     t0 = time.perf_counter()
     env.reset(seed=0)
     first = time.perf_counter() - t0
-    resets = []
-    for _ in range(args.resets):
-        t0 = time.perf_counter()
-        env.reset(seed=0)
-        resets.append(time.perf_counter() - t0)
-    print(f"reset: first (builds template, imports swebench) {first:.2f} s; "
-          f"cached median {statistics.median(resets):.3f} s "
-          f"over {args.resets} (target <= 2 s)")
-
+    resets = [median_ms(lambda: env.reset(seed=0), 1) / 1000 for _ in range(args.resets)]
+    print(f"local reset: first (builds template, imports swebench) {first:.2f} s; cached median "
+          f"{statistics.median(resets):.3f} s over {args.resets} (target <= 2 s)")
     box = env.sandbox
     assert box is not None
-    bare, boxed = [], []
-    for _ in range(args.commands):
-        t0 = time.perf_counter()
-        subprocess.run(["bash", "-c", "true"], check=True)
-        bare.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        box.exec("true")
-        boxed.append(time.perf_counter() - t0)
-    b, s = statistics.median(bare) * 1000, statistics.median(boxed) * 1000
-    print(f"command: bare {b:.1f} ms, sandbox ({box.features['copy_on_write']}, cgroups: {box.features['pids_limit']}) "
-          f"{s:.1f} ms -> overhead {s - b:.1f} ms median, ratio {s / b:.1f}x (target overhead <= 30 ms)")
-
+    ms = interleaved({"bare": bare, "box": lambda: box.exec("true")}, args.commands)
+    b, s = ms["bare"], ms["box"]
+    print(f"local command: bare {b:.1f} ms, sandbox {s:.1f} ms -> overhead {s - b:.1f} ms median "
+          f"(target <= 30 ms); features: {box.features}")
+    print("local hardening steps (median of `true`):")
+    hardening_steps(box, args.commands)
     instance = dict(env.task.data)  # type: ignore[union-attr]
     factory = env.sandbox_factory(instance, agent=False)
     env.close()
     results = [grade(instance, instance["patch"], factory) for _ in range(3)]
-    assert all(r.resolved for r in results)
+    assert all(r.resolved for r in results), results[0].log[-2000:]
     host = Path(tempfile.mkdtemp(prefix="bare-"))
     template_repo = Path(factory().template)  # type: ignore[attr-defined]
     bare_eval = []
@@ -73,18 +128,75 @@ def main() -> None:
         shutil.copytree(template_repo, host / "repo", symlinks=True)
         subprocess.run(["git", "-C", str(host / "repo"), "apply", "-"], input=instance["patch"].encode(), check=True)
         script = eval_script(instance, local=True).replace("/testbed", str(host / "repo"))
-        t0 = time.perf_counter()
         path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
-        subprocess.run(["bash", "-c", script], capture_output=True, env={**os.environ, "PATH": path})
-        bare_eval.append(time.perf_counter() - t0)
+        bare_eval.append(median_ms(lambda script=script, path=path: subprocess.run(
+            ["bash", "-c", script], capture_output=True, env={**os.environ, "PATH": path}), 1) / 1000)
     total = statistics.median(r.total_s for r in results)
-    inside = statistics.median(r.eval_s for r in results)
     tests = statistics.median(bare_eval)
-    print(f"grading: total {total:.2f} s, eval script in sandbox {inside:.2f} s, "
-          f"same script bare on host {tests:.2f} s "
-          f"-> grading minus test runtime {total - tests:.2f} s (target <= 3 s)")
+    inside = statistics.median(r.eval_s for r in results)
+    print(f"local grading: total {total:.2f} s, eval script in sandbox {inside:.2f}"
+          f" s, same script bare on host {tests:.2f} s -> grading minus test runtime {total - tests:.2f} s "
+          "(target <= 3 s)")
     shutil.rmtree(host, ignore_errors=True)
-    shutil.rmtree(cache, ignore_errors=True)
+    return instance
+
+
+def docker_figures(args: argparse.Namespace, instance: dict) -> None:
+    from agent_envs.sandbox.docker import DockerSandbox, docker_available, docker_client
+    from agent_envs.swebench import synthetic
+    from agent_envs.swebench.grading import grade
+    from agent_envs.swebench.spec import image_name
+
+    if not docker_available():
+        print("docker: no engine answers (scripts/docker-engine.sh start); skipped")
+        return
+    client = docker_client()
+    image = image_name(instance["instance_id"])
+    try:
+        client.images.get(image)
+    except Exception:  # noqa: BLE001 - build it from the base image of scripts/install/45-docker.sh
+        synthetic.build_docker_image(client, instance, image)
+    starts = []
+    for _ in range(args.resets):
+        t0 = time.perf_counter()
+        with DockerSandbox(image, client=client, strip_history=instance["base_commit"]):
+            starts.append(time.perf_counter() - t0)
+    print(f"docker reset (create + start + strip history): median {statistics.median(starts):.3f} s over "
+          f"{args.resets} (target <= 2 s)")
+    with DockerSandbox(image, client=client) as box:
+        plain = client.containers.run(image, ["sleep", "600"], detach=True, network_mode="none")
+        try:
+            ms = interleaved({"bare": bare, "box": lambda: box.exec("true"),
+                              "raw": lambda: box.container.exec_run(["true"]),
+                              "plain": lambda: plain.exec_run(["true"])}, args.commands)
+        finally:
+            plain.remove(force=True)
+        b, s, raw, raw_plain = ms["bare"], ms["box"], ms["raw"], ms["plain"]
+        print(f"docker command: bare {b:.1f} ms, sandbox exec {s:.1f} ms -> overhead {s - b:.1f} ms median; "
+              f"one SDK exec_run: hardened container {raw:.1f} ms, plain container {raw_plain:.1f} ms "
+              f"(hardening +{raw - raw_plain:.1f} ms); features: {box.features}")
+    results = [grade(instance, instance["patch"], lambda: DockerSandbox(image, client=client), local=False)
+               for _ in range(3)]
+    assert all(r.resolved for r in results), results[0].log[-2000:]
+    print(f"docker grading (official eval script): total {statistics.median(r.total_s for r in results):.2f} s, "
+          f"eval script {statistics.median(r.eval_s for r in results):.2f} s")
+    client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--commands", type=int, default=40)
+    parser.add_argument("--resets", type=int, default=5)
+    parser.add_argument("--no-docker", action="store_true")
+    args = parser.parse_args()
+    cache = Path(tempfile.mkdtemp(prefix="swebench-bench-"))
+    os.environ["AEMGYM_SWEBENCH_CACHE"] = str(cache)
+    try:
+        instance = local_figures(args)
+        if not args.no_docker:
+            docker_figures(args, instance)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 if __name__ == "__main__":

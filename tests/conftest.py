@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,26 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"shared test data not found at {SHARED_DATA} (set AEMGYM_SHARED_DATA)")
     return SHARED_DATA
+
+
+#: Written by the worker that started a Docker engine for this test session (tests/swebench/conftest.py).
+DOCKER_STARTED_BY_TESTS = Path("/run/aemgym-dockerd.tests")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist): workers inherit the id
+        os.environ.setdefault("AEMGYM_TEST_SESSION", uuid.uuid4().hex)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the Docker engine the tests started, once every worker is done (never an engine that was running)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    try:
+        owner = DOCKER_STARTED_BY_TESTS.read_text()
+    except OSError:
+        return
+    if owner == os.environ.get("AEMGYM_TEST_SESSION"):
+        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "docker-engine.sh"), "stop"], capture_output=True,
+                       timeout=120)
+        DOCKER_STARTED_BY_TESTS.unlink(missing_ok=True)

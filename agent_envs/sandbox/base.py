@@ -48,6 +48,8 @@ class SandboxLimits:
         max_output_bytes: the command is killed once it has printed this much.
         head_chars / tail_chars: how much of the output is kept on each side of the truncation marker.
         max_file_mb: largest file a command may write (RLIMIT_FSIZE).
+        cpus: CPU share (cgroup cpu quota / Docker `nano_cpus`); None: no limit.
+        disk_mb: the container's writable-layer quota (Docker, where the storage driver supports one).
     """
 
     timeout_s: float = 60.0
@@ -58,6 +60,8 @@ class SandboxLimits:
     head_chars: int = 5000
     tail_chars: int = 5000
     max_file_mb: int = 1024
+    cpus: float | None = 2.0
+    disk_mb: int = 10240
 
 
 def truncate_output(text: str, head: int = 5000, tail: int = 5000) -> tuple[str, bool]:

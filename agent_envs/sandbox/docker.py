@@ -3,21 +3,28 @@
 Contract (mini-swe-agent's, on the Engine API) with the official images
 `swebench/sweb.eval.x86_64.<instance id, "__" -> "_1776_">:latest` (see `agent_envs.swebench.spec.image_name`):
 
-- start: `images.get` (pull when missing), `containers.create(image, "sleep infinity", working_dir="/testbed",
-  network_mode="none", mem_limit, pids_limit)` + `start()`; with `strip_history=<base commit>` the container's git
-  history after the base commit is removed first (remotes, later refs and tags, reflog, gc).
+- start: `images.get` (pull when missing), `containers.create(image, **docker_engine.container_options(...))` (no
+  capabilities, no-new-privileges, no network, memory/pids/CPU/file-size limits, a disk quota where the storage driver
+  has one, docker-init, a keep-alive with a maximum lifetime, owner labels) + `start()`; with
+  `strip_history=<base commit>` the container's git history after the base commit is removed first (remotes, later
+  refs and tags, reflog, gc).
 - every command is a fresh exec (`exec_create` + `exec_start(stream=True, demux=True)` + `exec_inspect`) of
   `timeout -k 5 T bash -c CMD` in `/testbed`: a stateless shell over persistent files. `BASH_ENV=/root/.bashrc`
   activates the image's conda env `testbed`. Output is collected head+tail (`base._HeadTail`), so a flood costs no
   memory; a command that floods past `max_output_bytes`, or whose output stream outlives it, is killed by a second
   exec that finds its processes by a per-exec marker variable. Failing commands never raise.
-- files: `put_archive` / `get_archive`; close: `remove(force=True)`.
+- runaway processes (a fork bomb filling `pids_limit`) are stopped from outside: when the killing exec cannot run, or
+  a command cannot even start ("OCI runtime exec failed"), or a command hit the pids limit and the container is still
+  full (`top`), the container is restarted (`restart(timeout=0)`: every process is killed, the files are kept) and the
+  command is run again; the result's note says so.
+- files: `put_archive` / `get_archive`; close: `remove(force=True)`; leftovers: `aemgym sandbox gc`.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import os
 import posixpath
 import shlex
 import tarfile
@@ -25,11 +32,20 @@ import threading
 import time
 import uuid
 import warnings
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from agent_envs.errors import DependencyNotInstalled, EnvUnavailable, SandboxError
+from agent_envs.errors import SandboxError
 from agent_envs.sandbox.base import WORKDIR, ExecResult, Sandbox, SandboxLimits, _HeadTail
+from agent_envs.sandbox.docker_engine import api_errors as _api_errors
+from agent_envs.sandbox.docker_engine import (  # noqa: F401 - docker_available/docker_client: public here too
+    container_options,
+    docker_available,
+    docker_client,
+    engine_facts,
+)
+from agent_envs.sandbox.docker_engine import sdk as _docker
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -53,50 +69,11 @@ KILL_EXEC = ("for f in $(grep -laF -e {marker} /proc/[0-9]*/environ 2>/dev/null)
 STREAM_GRACE_S = 10.0  # client-side backstop beyond the in-container `timeout -k 5`
 DRAIN_GRACE_S = 2.0  # how long the output may stay open after the command exited (a background job holding it)
 POLL_S = 0.5
-
-
-def _docker() -> ModuleType:
-    try:
-        import docker
-    except ImportError as exc:
-        raise DependencyNotInstalled("the Docker backend needs the docker SDK: pip install 'aem-gym[swebench]' "
-                                     "(docker==7.2.0)") from exc
-    return docker
-
-
-def _api_errors() -> tuple[type[BaseException], ...]:
-    """What an Engine API call may raise: docker's errors, transport errors (requests) and socket errors."""
-    import requests
-
-    return (_docker().errors.DockerException, requests.exceptions.RequestException, OSError)
-
-
-def docker_client(base_url: str | None = None, timeout: float = 120) -> DockerClient:
-    """A client for `base_url` (e.g. `unix:///var/run/docker.sock`), by default the environment's (`DOCKER_HOST`)."""
-    docker = _docker()
-    try:
-        if base_url:
-            return docker.DockerClient(base_url=base_url, timeout=timeout)
-        return docker.from_env(timeout=timeout)
-    except docker.errors.DockerException as exc:
-        where = base_url or "$DOCKER_HOST / the default socket"
-        raise EnvUnavailable(f"no Docker engine reachable at {where} ({exc}); start Docker or use backend='local'") \
-            from exc
-
-
-def docker_available(base_url: str | None = None) -> bool:
-    """Whether a Docker engine answers `info` (what `docker info` checks)."""
-    try:
-        client = docker_client(base_url, timeout=20)
-    except (EnvUnavailable, DependencyNotInstalled):
-        return False
-    try:
-        client.info()
-        return True
-    except _api_errors():
-        return False
-    finally:
-        client.close()
+#: What an exec prints when its command never started (the engine could not create it, or `timeout` could not fork).
+EXEC_START_FAILED = ("OCI runtime exec failed", "unable to start container process", "timeout: fork system call failed")
+PIDS_EXHAUSTED = "Resource temporarily unavailable"
+RUN_ID = os.environ.get("AEMGYM_RUN_ID") or uuid.uuid4().hex[:12]  # this process's containers, for `gc`
+DEFAULT_MAX_LIFETIME_S = 6 * 3600.0
 
 
 def _pump(stream: Any, buf: _HeadTail, lock: threading.Lock, limit: int, overflow: threading.Event) -> None:
@@ -124,17 +101,25 @@ class DockerSandbox(Sandbox):
         network: give the container network access (default off: `network_mode="none"`).
         strip_history: a base commit; later history is removed at start (agent sandboxes; not needed for grading).
         pull: pull the image first when it is not present (otherwise a missing image is a `SandboxError`).
-        limits / env: as for every sandbox (memory and pids limits become `mem_limit` / `pids_limit`).
+        max_lifetime_s: the keep-alive's lifetime: a container left by a crashed run stops by itself after it.
+        run_id: the `aemgym.run` label (default `$AEMGYM_RUN_ID`, else one id per process).
+        cap_add: capabilities to add back (none by default; the eval scripts need none).
+        limits / env: as for every sandbox (see `docker_engine.container_options` for how they are enforced).
     """
 
     backend = "docker"
 
     def __init__(self, image: str, *, client: DockerClient | None = None, base_url: str | None = None,
                  network: bool = False, strip_history: str | None = None, pull: bool = True,
-                 limits: SandboxLimits | None = None, env: dict[str, str] | None = None):
+                 max_lifetime_s: float = DEFAULT_MAX_LIFETIME_S, run_id: str | None = None,
+                 cap_add: tuple[str, ...] = (), limits: SandboxLimits | None = None, env: dict[str, str] | None = None):
         super().__init__(limits, {"BASH_ENV": "/root/.bashrc", **(env or {})})
         self.image, self.base_url, self.network = image, base_url, network
         self.strip_history, self.pull = strip_history, pull
+        self.max_lifetime_s, self.run_id, self.cap_add = max_lifetime_s, run_id or RUN_ID, tuple(cap_add)
+        self.engine: dict[str, str] = {}
+        self.restarts = 0
+        self._pids_file: Path | None = None
         self.client = client
         self._own_client = client is None
         self.container: Container | None = None
@@ -148,13 +133,14 @@ class DockerSandbox(Sandbox):
             self.client = docker_client(self.base_url)
         try:
             self._ensure_image(docker)
-            container = self.client.containers.create(
-                self.image, ["sleep", "infinity"], name=self.name, working_dir=WORKDIR, detach=True,
-                network_mode=None if self.network else "none", mem_limit=f"{self.limits.memory_mb}m",
-                pids_limit=self.limits.max_pids, labels={"aemgym": "sandbox"},
-            )
+            self.engine = engine_facts(self.client)
+            options = container_options(self.limits, network=self.network, run_id=self.run_id,
+                                        max_lifetime_s=self.max_lifetime_s, quota=bool(self.engine["quota"]),
+                                        cap_add=self.cap_add)
+            container = self.client.containers.create(self.image, name=self.name, **options)
             self.container = container
             container.start()
+            self._pids_file = self._find_pids_file()
         except SandboxError:
             self._close()
             raise
@@ -198,6 +184,60 @@ class DockerSandbox(Sandbox):
 
     # ----- commands --------------------------------------------------------------------------------------------------
     def _exec(self, cmd: str, timeout_s: float, stdin: bytes | None = None) -> ExecResult:
+        result, runaway = self._exec_once(cmd, timeout_s, stdin)
+        cannot_start = result.exit_code in (125, 126) and result.output.lstrip().startswith(EXEC_START_FAILED)
+        if not (runaway or cannot_start or self._pids_full(PIDS_EXHAUSTED in result.output)):
+            return result
+        why = "the command could not start" if cannot_start else "runaway processes filled the pids limit"
+        if not self._restart():
+            note = f"{why} and the container could not be restarted: the sandbox is unusable"
+            return ExecResult(-1, f"{result.output}\n[{note}]", duration_s=result.duration_s, note=note)
+        note = (f"{why}; the container was restarted (every process killed, files kept)"
+                + (result.note and f"; first run: {result.note}"))
+        if cannot_start:  # the command never ran: run it now
+            result, _ = self._exec_once(cmd, timeout_s, stdin)
+        return ExecResult(result.exit_code, f"{result.output}\n[{note}]", result.timed_out, result.truncated,
+                          result.output_chars, result.duration_s, note)
+
+    def _restart(self) -> bool:
+        """Kill every process of the container from outside (a restart keeps its files). Returns success."""
+        assert self.container is not None
+        try:
+            self.container.restart(timeout=0)
+            self.restarts += 1
+            return True
+        except _api_errors():
+            return False
+
+    def _pids_full(self, suspect: bool) -> bool:
+        """Whether the container's processes fill its pids limit, counted from outside: from its pids cgroup where
+        this host has it (every command, ~0.1 ms), else by the engine (`top`, only when the output looks like it)."""
+        assert self.container is not None
+        if self._pids_file is not None:
+            try:
+                return int(self._pids_file.read_text()) >= self.limits.max_pids - 2
+            except (OSError, ValueError):
+                pass
+        if not suspect:
+            return False
+        try:
+            return len(self.container.top().get("Processes") or []) >= self.limits.max_pids - 2
+        except _api_errors():
+            return False
+
+    def _find_pids_file(self) -> Path | None:
+        """The container's `pids.current` when the engine runs on this host (cgroup v1 or v2, cgroupfs or systemd)."""
+        assert self.container is not None
+        cid = self.container.id
+        for path in (f"/sys/fs/cgroup/pids/docker/{cid}", f"/sys/fs/cgroup/docker/{cid}",
+                     f"/sys/fs/cgroup/pids/system.slice/docker-{cid}.scope",
+                     f"/sys/fs/cgroup/system.slice/docker-{cid}.scope"):
+            if Path(path, "pids.current").exists():
+                return Path(path, "pids.current")
+        return None
+
+    def _exec_once(self, cmd: str, timeout_s: float, stdin: bytes | None) -> tuple[ExecResult, bool]:
+        """One exec; also whether its leftovers could not be killed from inside (the caller then restarts)."""
         assert self.container is not None and self.client is not None
         start = time.monotonic()
         errors = _api_errors()
@@ -207,7 +247,7 @@ class DockerSandbox(Sandbox):
                 self._put_file(path, stdin)
             except errors as exc:
                 return ExecResult(-1, f"[cannot pass stdin into the container: {exc}]",
-                                  duration_s=time.monotonic() - start, note="docker error")
+                                  duration_s=time.monotonic() - start, note="docker error"), False
             cmd = f"exec < {path}; rm -f {path}\n{cmd}"
         marker = uuid.uuid4().hex
         limit = max(1, math.ceil(timeout_s))
@@ -218,21 +258,22 @@ class DockerSandbox(Sandbox):
             stream = api.exec_start(exec_id, stream=True, demux=True)
         except errors as exc:
             return ExecResult(-1, f"[docker exec failed: {exc}]", duration_s=time.monotonic() - start,
-                              note="docker error")
+                              note="docker error"), False
         buf = _HeadTail(self.limits.head_chars, self.limits.tail_chars)
         lock, overflow = threading.Lock(), threading.Event()
         reader = threading.Thread(target=_pump, args=(stream, buf, lock, self.limits.max_output_bytes, overflow),
                                   daemon=True)
         reader.start()
-        note = self._wait(reader, exec_id, deadline=start + timeout_s + STREAM_GRACE_S, timeout_s=timeout_s)
+        note, lingered = self._wait(reader, exec_id, deadline=start + timeout_s + STREAM_GRACE_S, timeout_s=timeout_s)
         if overflow.is_set():
             note = f"output limit of {self.limits.max_output_bytes} bytes exceeded"
         stuck = reader.is_alive()
         stream.close()
-        if stuck or overflow.is_set():
-            self._kill_exec(marker)
+        runaway = False
+        if stuck or lingered or overflow.is_set():  # lingered: a background job held the output after the exit
+            runaway = not self._kill_exec(marker)
             reader.join(timeout=5)
-        code = self._exit_code(exec_id, wait_s=2.0 if (stuck or overflow.is_set()) else 0.0)
+        code = self._exit_code(exec_id, wait_s=2.0 if (stuck or lingered or overflow.is_set()) else 0.0)
         with lock:
             output, truncated = buf.text()
             total = buf.total
@@ -243,23 +284,24 @@ class DockerSandbox(Sandbox):
             code, note = 124, f"timed out after {timeout_s:g} s"
         if note:
             output += f"\n[{note}; the command was killed]"
-        return ExecResult(code, output, timed_out, truncated, total, duration, note)
+        return ExecResult(code, output, timed_out, truncated, total, duration, note), runaway
 
-    def _wait(self, reader: threading.Thread, exec_id: str, *, deadline: float, timeout_s: float) -> str:
-        """Wait for the output stream to end; a note when the client-side deadline stopped the wait."""
+    def _wait(self, reader: threading.Thread, exec_id: str, *, deadline: float, timeout_s: float) -> tuple[str, bool]:
+        """Wait for the output stream to end. Returns (a note when the client-side deadline stopped the wait, whether
+        the stream outlived the command: some process of the exec still held it)."""
         exited_at: float | None = None
         while True:
             reader.join(timeout=POLL_S)
             if not reader.is_alive():
-                return ""
+                return "", exited_at is not None
             now = time.monotonic()
             if now >= deadline:
-                return f"timed out after {timeout_s:g} s"
+                return f"timed out after {timeout_s:g} s", False
             if exited_at is None:
                 if not self._running(exec_id):
                     exited_at = now
             elif now - exited_at > DRAIN_GRACE_S:  # the command is done but a background job holds its output
-                return ""
+                return "", True
 
     def _running(self, exec_id: str) -> bool:
         try:
@@ -281,15 +323,18 @@ class DockerSandbox(Sandbox):
                 return -1
             time.sleep(0.05)
 
-    def _kill_exec(self, marker: str) -> None:
-        """SIGKILL every process of the exec tagged `marker` (best effort)."""
+    def _kill_exec(self, marker: str) -> bool:
+        """SIGKILL every process of the exec tagged `marker`, from a second exec; False when that exec cannot run
+        (e.g. the pids limit is full)."""
         assert self.container is not None and self.client is not None
+        api = self.client.api
         try:
-            kill_id = self.client.api.exec_create(self.container.id, ["bash", "-c", KILL_EXEC.format(
+            kill_id = api.exec_create(self.container.id, ["bash", "-c", KILL_EXEC.format(
                 marker=shlex.quote(f"{EXEC_MARKER}={marker}"))])["Id"]
-            self.client.api.exec_start(kill_id)
+            api.exec_start(kill_id)
+            return api.exec_inspect(kill_id).get("ExitCode") == 0
         except _api_errors():
-            pass
+            return False
 
     # ----- files -----------------------------------------------------------------------------------------------------
     def _put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
@@ -343,6 +388,15 @@ class DockerSandbox(Sandbox):
     @property
     def features(self) -> dict[str, str]:
         """The isolation in force (for reports)."""
-        return {"copy_on_write": "container layer", "network": "on" if self.network else "off (network_mode=none)",
-                "pids_limit": f"pids_limit={self.limits.max_pids}",
-                "memory_limit": f"mem_limit={self.limits.memory_mb}m"}
+        lim, engine = self.limits, self.engine
+        return {
+            "copy_on_write": "container layer", "network": "on" if self.network else "off (network_mode=none)",
+            "user": "image root; " + ("user-namespace remapped by the engine" if engine.get("userns")
+                                      else "host root (the engine has no userns-remap)")
+                    + f", capabilities: {', '.join(self.cap_add) or 'none'}, no-new-privileges",
+            "seccomp": "engine default profile" if engine.get("seccomp") else "off (the engine has none)",
+            "pids_limit": f"pids_limit={lim.max_pids}", "memory_limit": f"mem_limit={lim.memory_mb}m (no swap)",
+            "cpu_limit": f"nano_cpus={lim.cpus:g}" if lim.cpus else "none",
+            "disk_limit": (f"storage_opt size={lim.disk_mb}M" if engine.get("quota") else
+                           f"RLIMIT_FSIZE {lim.max_file_mb} MB per file (no quota on {engine.get('driver', '?')})"),
+        }

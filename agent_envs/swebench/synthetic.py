@@ -5,13 +5,20 @@ initial package, the base commit that introduces a bug in `median` (even-length 
 fixes it. The later commit exists on purpose: the sandbox must not let the agent see it. The instance has the usual
 fields (gold `patch`, `test_patch`, FAIL_TO_PASS / PASS_TO_PASS as JSON strings), so it runs through the same spec,
 sandbox and grading code as a real instance; its repo spec is registered with swebench's tables at load time.
+
+For the Docker backend, `build_docker_image` makes its instance image offline from the base image that
+`scripts/install/45-docker.sh` imports (Debian minbase + git, patch, python3-pytest and a stand-in conda): the
+repository at the base commit *with* its full history, like a stale third-party image, so the sandbox must strip it.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
+import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +26,7 @@ REPO = "aemgym/tinycalc"
 VERSION = "0.1"
 INSTANCE_ID = "aemgym__tinycalc-1"
 #: `python: "host"` = run the tests with the interpreter environment running this code (no venv, no download).
+BASE_IMAGE = os.environ.get("AEMGYM_DOCKER_BASE_IMAGE", "aemgym/swe-base:bookworm")
 SPEC = {"python": "host", "test_cmd": "PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 pytest -rA -p no:cacheprovider"}
 
 _STATS_V1 = '''"""Small statistics helpers."""
@@ -156,3 +164,31 @@ def register_spec() -> None:
     from agent_envs.swebench.spec import register_repo
 
     register_repo(REPO, {VERSION: SPEC})
+
+
+def build_docker_image(client: Any, instance: dict[str, Any], image: str, base_image: str = BASE_IMAGE) -> str:
+    """Commit `image`: `base_image` plus `/testbed`, a full clone of the instance's source checked out at its base
+    commit (owned by the image's root). Returns the image id. Raises `docker.errors.ImageNotFound` without a base."""
+    client.images.get(base_image)
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "testbed"
+        subprocess.run(["git", "clone", "-q", instance["source_repo"], str(repo)], check=True)
+        _git(repo, "checkout", "-q", instance["base_commit"])
+        payload = io.BytesIO()
+        with tarfile.open(fileobj=payload, mode="w") as tar:
+            tar.add(repo, arcname="testbed", filter=lambda info: _as_root(info))
+    container = client.containers.create(base_image, ["true"])
+    try:
+        container.put_archive("/", payload.getvalue())
+        repository, _, tag = image.rpartition(":")
+        committed = container.commit(repository, tag, changes=["WORKDIR /testbed"],
+                                     conf={"Labels": {"aemgym.synthetic": INSTANCE_ID}})
+    finally:
+        container.remove(force=True)
+    return committed.id
+
+
+def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info

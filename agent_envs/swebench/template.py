@@ -8,6 +8,11 @@ Built once per instance and cached (`$AEMGYM_SWEBENCH_CACHE`, default `~/.cache/
    pip packages, then the spec's install command run in bubblewrap *with* network, the repo at `/testbed`, so editable
    installs point at `/testbed`. `python: "host"` in a spec reuses the running interpreter's environment instead.
 3. The finished directory is the read-only lower layer of every episode and grading sandbox.
+
+Ownership contract with the hardened sandbox (`agent_envs.sandbox.hardening`): commands run as an unprivileged host
+id, so the repository and the venv belong to that id (`own_for_sandbox`, before the install step, which itself runs
+unprivileged, and again for caches built by older versions); the venv is a copy-on-write path of every sandbox
+(`cow_paths`: grading may install into it), interpreter prefixes stay read-only and root's.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 
 from agent_envs.errors import EnvUnavailable, SandboxError
 from agent_envs.sandbox.base import SandboxLimits
+from agent_envs.sandbox.hardening import own_for_sandbox
 from agent_envs.sandbox.local import LocalSandbox
 from agent_envs.swebench.spec import instance_spec
 
@@ -42,6 +48,7 @@ class LocalTemplate:
 
     repo_dir: str
     ro_paths: list[str] = field(default_factory=list)
+    cow_paths: list[str] = field(default_factory=list)
     path_prepend: list[str] = field(default_factory=list)
     python: str = ""
     notes: list[str] = field(default_factory=list)
@@ -49,8 +56,9 @@ class LocalTemplate:
     def sandbox(self, *, limits: SandboxLimits | None = None, work_root: str | Path | None = None,
                 cow: str = "auto", env: dict[str, str] | None = None) -> LocalSandbox:
         """A new (not yet started) sandbox over this template."""
-        return LocalSandbox(self.repo_dir, ro_paths=self.ro_paths, path_prepend=self.path_prepend, cow=cow,  # type: ignore[arg-type]
-                            work_root=work_root, limits=limits, env=env)
+        return LocalSandbox(self.repo_dir, ro_paths=self.ro_paths, cow_paths=self.cow_paths,
+                            path_prepend=self.path_prepend, cow=cow, work_root=work_root, limits=limits,  # type: ignore[arg-type]
+                            env=env)
 
 
 def find_source_repo(instance: Mapping[str, Any], repos_dir: str | Path | None) -> Path:
@@ -110,7 +118,9 @@ def build_template(instance: Mapping[str, Any], *, cache_dir: str | Path | None 
     root = Path(cache_dir or default_cache_dir()) / "templates" / instance["instance_id"]
     ready = root / READY
     if ready.exists() and not rebuild:
-        return LocalTemplate(**json.loads(ready.read_text()))
+        tpl = LocalTemplate(**json.loads(ready.read_text()))
+        own_for_sandbox(tpl.repo_dir, *tpl.cow_paths)  # caches built before sandboxes ran unprivileged
+        return tpl
     if root.exists():
         shutil.rmtree(root)
     spec = instance_spec(instance)
@@ -119,9 +129,11 @@ def build_template(instance: Mapping[str, Any], *, cache_dir: str | Path | None 
     tpl = LocalTemplate(repo_dir=str(root / "repo"))
     if spec.get("python") == "host" and python is None:
         exe = Path(sys.executable)
-        tpl.ro_paths = sorted({sys.prefix, sys.base_prefix})
+        prefixes = {sys.prefix, sys.base_prefix}
+        tpl.ro_paths = sorted(prefixes | {os.path.realpath(p) for p in prefixes})  # a symlinked venv: both paths
         tpl.path_prepend = [str(exe.parent)]
         tpl.python = str(exe)
+        own_for_sandbox(tpl.repo_dir)
     else:
         _build_venv(tpl, root / "venv", spec, python or str(_pyenv_python(str(spec["python"]))), install_timeout_s)
     ready.write_text(json.dumps(asdict(tpl), indent=1))
@@ -134,7 +146,7 @@ def _build_venv(tpl: LocalTemplate, venv: Path, spec: Mapping[str, Any], python:
     subprocess.run([python, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     base_prefix = subprocess.run([python, "-c", "import sys; print(sys.base_prefix)"], check=True,
                                  capture_output=True, text=True).stdout.strip()
-    tpl.ro_paths, tpl.path_prepend = [base_prefix, str(venv)], [str(venv / "bin")]
+    tpl.ro_paths, tpl.cow_paths, tpl.path_prepend = [base_prefix], [str(venv)], [str(venv / "bin")]
     tpl.python = str(venv / "bin" / "python")
     steps = []
     if spec.get("pre_install"):
@@ -150,6 +162,7 @@ def _build_venv(tpl: LocalTemplate, venv: Path, spec: Mapping[str, Any], python:
         steps.append("python -m pip install " + " ".join(f"'{p}'" for p in spec["pip_packages"]))
     if spec.get("install"):
         steps.append(str(spec["install"]))
+    own_for_sandbox(tpl.repo_dir, venv)  # the install step runs unprivileged, as the sandbox user
     limits = SandboxLimits(timeout_s=timeout_s, episode_budget_s=timeout_s * 2, memory_mb=16384, max_pids=1024)
     box = LocalSandbox(tpl.repo_dir, ro_paths=[base_prefix], rw_paths=[venv], path_prepend=tpl.path_prepend,
                        cow="direct", network=True, limits=limits)
