@@ -9,7 +9,8 @@ A subclass supplies four things (see `agent_envs/doors/env.py` for a complete 10
 
 `TextEnv` does the rest: seeding, task choice (`options={"task_id": ..., "split": ...}`), the standard `info` keys,
 invalid-action handling (bad model output never raises), the step counter, `render()` and an idempotent `close()`.
-The turn limit comes from `gymnasium.make(..., max_episode_steps=...)` → `truncated=True`.
+The turn limit comes from `gymnasium.make(..., max_episode_steps=...)` → `truncated=True`; the env learns it as
+`turn_limit` (set by `agent_envs.wrappers.TurnLimitNotice`, which registration adds to every built-in env).
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ class TextEnv(gym.Env[str, str]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
         self._task_set: TaskSet | None = None
+        self.turn_limit: int | None = None  # the TimeLimit of gymnasium.make, for envs that act before it truncates
         self.task: Task | None = None
         self.steps = 0
         self.success = False

@@ -5,10 +5,13 @@ from __future__ import annotations
 import importlib
 
 import gymnasium as gym
+from gymnasium.envs.registration import WrapperSpec
 
 from agent_envs.core import TextEnv
 
 NAMESPACE = "agent_envs"
+#: Added by `gymnasium.make` outside its `TimeLimit`: tells the env its turn limit (`TextEnv.turn_limit`).
+TURN_LIMIT_NOTICE = WrapperSpec("TurnLimitNotice", "agent_envs.wrappers:TurnLimitNotice", {})
 
 #: env id -> (entry point, max_episode_steps, default kwargs)
 BUILTIN_ENVS: dict[str, tuple[str, int, dict]] = {
@@ -26,7 +29,8 @@ def register_all() -> None:
     for name, (entry_point, max_steps, kwargs) in BUILTIN_ENVS.items():
         env_id = f"{NAMESPACE}/{name}"
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=max_steps, kwargs=dict(kwargs))
+            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=max_steps, kwargs=dict(kwargs),
+                         additional_wrappers=(TURN_LIMIT_NOTICE,))
 
 
 def env_class(env_id: str) -> type[TextEnv]:

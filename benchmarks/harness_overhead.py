@@ -18,10 +18,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
+ROOT = str(Path(__file__).resolve().parent.parent)  # the fake server is a test double under tests/
 SERVER = """
 import sys, uvicorn
-from harness.serve.fake_server import FakeOpenAI
+sys.path.insert(0, sys.argv[2])
+from tests.harness.fake_openai import FakeOpenAI
 fake = FakeOpenAI(replies=["<action>A</action>", "<action>B</action>", "<action>C</action>", "<action>D</action>"])
 uvicorn.run(fake.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error", access_log=False,
             timeout_keep_alive=120)
@@ -30,7 +33,7 @@ uvicorn.run(fake.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error"
 
 def start_server(port: int) -> subprocess.Popen:
     """The fake server in its own process, so it does not share the harness's GIL."""
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), ROOT])
     for _ in range(300):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)

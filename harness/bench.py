@@ -1,108 +1,84 @@
-"""`run_bench`: play the first N tasks of a split with a policy, store the run, and report it (CLI `bench`, `demo`)."""
+"""`run_bench`: play tasks with a policy as a `BenchConfig` says, store the run, and report it (CLI `bench`, `demo`)."""
 
 from __future__ import annotations
 
-import ast
 import time
 from pathlib import Path
 from typing import Any
 
-import agent_envs
-from harness.prompting import PromptConfig
+from harness.config import BenchConfig
+from harness.rollout import EpisodeSpec, make_executor, run_episodes_sync
+from harness.rollout.env_executors import executor_kwargs
+from harness.storage import RunStore, new_run_dir
+from harness.tasks import resolve_env_id, task_ids
 from harness.types import Policy
 
 
-def resolve_env_id(name: str) -> str:
-    """A registered env id from a full id or a short name: "doors", "Doors-v0", "agent_envs/Doors-v0"."""
-    import gymnasium as gym
+def select_tasks(config: BenchConfig) -> list[str]:
+    """The task ids a bench run plays: `env.task_ids`, else the first `env.n_tasks` of `env.split`.
 
-    if name in gym.registry:
-        return name
-    wanted = name.lower().removeprefix("agent_envs/").removesuffix("-v0")
-    for env_id in agent_envs.ENV_IDS:
-        short = env_id.split("/")[-1].lower().removesuffix("-v0")
-        if short == wanted:
-            return env_id
-    raise ValueError(f"unknown env {name!r}; known: {', '.join(agent_envs.ENV_IDS)}")
+    Raises:
+        TaskNotFound: an unknown split, an empty split, or an explicit task id the env does not have.
+    """
+    from agent_envs.errors import TaskNotFound
 
+    env_id = resolve_env_id(config.env.id)
+    if config.env.task_ids is not None:
+        import gymnasium as gym
 
-def parse_kv(pairs: list[str] | None) -> dict[str, Any]:
-    """`["a=1", "b=x", "c=true"]` → `{"a": 1, "b": "x", "c": True}` (Python literals where they parse)."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"expected key=value, got {pair!r}")
-        lowered = raw.lower()
-        if lowered in ("true", "false"):
-            out[key] = lowered == "true"
-            continue
+        env = gym.make(env_id, **config.env.make_kwargs())
         try:
-            out[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            out[key] = raw
-    return out
+            missing = [t for t in config.env.task_ids if t not in env.unwrapped.task_set]
+        finally:
+            env.close()
+        if missing:
+            raise TaskNotFound(f"{env_id} has no task {missing[0]!r} ({len(missing)} unknown task id(s))")
+        return list(config.env.task_ids)
+    ids = task_ids(env_id, config.env.make_kwargs(), config.env.split)
+    return ids[: config.env.n_tasks] if config.env.n_tasks else ids
 
 
-def select_specs(env_id: str, split: str, n_tasks: int | None, samples: int, env_kwargs: dict[str, Any]) -> list[Any]:
-    """Episode specs for the first `n_tasks` tasks of `split` (canonical order), `samples` each."""
-    from harness.rollout import EpisodeSpec
-
-    task_kwargs = {k: v for k, v in env_kwargs.items() if k != "max_episode_steps"}
-    env_cls = agent_envs.env_class(env_id)
-    try:
-        task_set = env_cls.load_task_set(**task_kwargs)
-    except TypeError:  # kwargs meant for the env constructor only
-        task_set = env_cls.load_task_set()
-    task_ids = task_set.task_ids(split)
-    if n_tasks is not None:
-        task_ids = task_ids[:n_tasks]
-    return [EpisodeSpec(task_id=t, group_id=t, sample_index=i) for t in task_ids for i in range(samples)]
+def run_label(config: BenchConfig) -> str:
+    """A short name for the run directory: env and policy."""
+    env = config.env.id.split("/")[-1].removesuffix("-v0").lower()
+    policy = config.policy.name.replace("/", "_").replace(":", "_")
+    return f"{env}-{policy}"
 
 
-def run_bench(
-    env: str,
-    policy: Policy,
-    *,
-    policy_spec: str,
-    split: str = "test",
-    n_tasks: int | None = 10,
-    samples: int = 1,
-    concurrency: int = 8,
-    executor: str = "thread",
-    out: str | Path | None = None,
-    resume: bool = False,
-    env_kwargs: dict[str, Any] | None = None,
-    prompt: PromptConfig | None = None,
-    progress: bool = True,
-) -> tuple[dict[str, Any], str, Path]:
-    """Benchmark `policy` on `env`; returns (summary, markdown report, run directory)."""
+def run_bench(config: BenchConfig, policy: Policy | None = None, *, api_key: str | None = None,
+              progress: bool = True) -> tuple[dict[str, Any], str, Path]:
+    """Benchmark as `config` says; returns (summary, Markdown report, run directory).
+
+    Args:
+        config: the run configuration.
+        policy: a ready policy (e.g. shared by several runs); None builds the one `config.policy` describes.
+        api_key: for `openai` policies (never stored).
+        progress: show a progress bar.
+
+    Raises:
+        FileExistsError, FileNotFoundError, ValueError: the run directory cannot be used as asked (see `RunStore`).
+        TaskNotFound: see `select_tasks`.
+    """
+    from harness.policies import build_policy
     from harness.report import report_run
-    from harness.rollout import run_episodes_sync
-    from harness.storage import RunStore
 
-    env_id = resolve_env_id(env)
-    env_kwargs = dict(env_kwargs or {})
-    specs = select_specs(env_id, split, n_tasks, samples, env_kwargs)
-    if out is None:
-        out = Path("runs") / f"{env_id.split('/')[-1]}-{policy_spec.replace('/', '_').replace(':', '_')}-" \
-                              f"{time.strftime('%Y%m%d-%H%M%S')}"
-    prompt = prompt or PromptConfig()
-    config = {
-        "env_id": env_id,
-        "split": split,
-        "policy": policy_spec,
-        "policy_name": getattr(policy, "name", policy_spec),
-        "task_ids": sorted({s.task_id for s in specs}),
-        "samples_per_task": samples,
-        "env_kwargs": env_kwargs,
-        "prompt": prompt.to_dict(),
-        "concurrency": concurrency,
-        "executor": executor,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    with RunStore(out, config=config, resume=resume) as store:
-        run_episodes_sync(env_id, env_kwargs, policy, specs, prompt=prompt, concurrency=concurrency, store=store,
-                          executor=executor, progress=progress)
-    summary, markdown = report_run(out)
-    return summary, markdown, Path(out)
+    env_id = resolve_env_id(config.env.id)
+    ids = select_tasks(config)
+    samples = config.rollout.samples
+    specs = [EpisodeSpec(task_id=t, group_id=t, sample_index=i) for t in ids for i in range(samples)]
+    run_dir = Path(config.output.dir) if config.output.dir else new_run_dir("runs/bench", run_label(config))
+    header = {"command": "bench", "config": config.model_dump(mode="json"), "task_ids": ids,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    ro = config.rollout
+    with RunStore(run_dir, header=header, resume=config.output.resume) as store:
+        if policy is None:
+            policy = build_policy(config.policy, config.model, concurrency=ro.concurrency, api_key=api_key)
+        executor = make_executor(ro.executor, **executor_kwargs(ro.executor, ro.concurrency, ro.workers))
+        try:
+            run_episodes_sync(env_id, config.env.make_kwargs(), policy, specs, prompt=config.prompt,
+                              concurrency=ro.concurrency, store=store, executor=executor, progress=progress)
+        finally:
+            if hasattr(executor, "shutdown"):
+                executor.shutdown()
+    summary, markdown = report_run(run_dir)
+    return summary, markdown, run_dir

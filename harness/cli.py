@@ -1,6 +1,5 @@
-"""The `aemgym` command line: list envs, benchmark a policy, report a run, play an env, serve a model, run the demo.
-
-Other components add commands through `harness/commands/<name>.py` modules that define `register(app)`.
+"""The `aemgym` command line: list envs, play an env, serve a model, run the demo; `bench`, `train`, `report` and
+the env-specific groups come from `harness/commands/<name>.py` modules that define `register(app)`.
 """
 
 from __future__ import annotations
@@ -19,41 +18,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-
-SAMPLING_HELP = "Sampling"
-
-
-def build_policy(
-    spec: str,
-    *,
-    max_new_tokens: int | None = None,
-    temperature: float | None = None,
-    base_url: str | None = None,
-    model: str | None = None,
-    api_key: str | None = None,
-    concurrency: int = 8,
-    policy_args: list[str] | None = None,
-):
-    """A policy from a spec and the CLI's sampling flags (each family gets the flags it understands)."""
-    from harness.bench import parse_kv
-    from harness.policies import make_policy
-
-    kwargs = parse_kv(policy_args)
-    family = spec.partition(":")[0]
-    if family == "openai":
-        for key, value in {"max_tokens": max_new_tokens, "temperature": temperature, "base_url": base_url,
-                           "model": model, "api_key": api_key}.items():
-            if value is not None:
-                kwargs.setdefault(key, value)
-        kwargs.setdefault("concurrency", concurrency)
-    elif family in ("hf", "smollm2", "tiny"):
-        if max_new_tokens is not None:
-            kwargs.setdefault("max_new_tokens", max_new_tokens)
-        if temperature is not None:
-            kwargs.setdefault("temperature", temperature)
-        kwargs.setdefault("max_batch", max(1, concurrency))
-    return make_policy(spec, **kwargs)
-
 
 @app.command()
 def envs() -> None:
@@ -81,97 +45,25 @@ def envs() -> None:
 
 
 @app.command()
-def bench(
-    env: str = typer.Argument(..., help="Env id or short name, e.g. doors, alfworld, agent_envs/WebShop-v0."),
-    split: str = typer.Option("test", help="Task split."),
-    n_tasks: int = typer.Option(10, "--n-tasks", "-n", help="First N tasks of the split (0 = all)."),
-    samples: int = typer.Option(1, "--samples", "-k", help="Samples (episodes) per task."),
-    policy: str = typer.Option("smollm2", "--policy", "-p",
-                               help="smollm2, tiny, openai[:model], hf:<dir>, expert, random, or pkg.module:Class."),
-    concurrency: int = typer.Option(8, "--concurrency", "-c", help="Episodes in flight."),
-    executor: str = typer.Option("thread", help="Where envs run: thread, inline, process, ray."),
-    out: Path = typer.Option(None, "--out", "-o", help="Run directory (default runs/<env>-<policy>-<time>)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue a killed run in --out, skipping finished episodes."),
-    max_steps: int = typer.Option(None, "--max-steps", help="Turn limit (default: the env's registered limit)."),
-    env_arg: list[str] = typer.Option(None, "--env-arg", help="Env constructor argument key=value (repeatable)."),
-    policy_arg: list[str] = typer.Option(None, "--policy-arg", help="Policy argument key=value (repeatable)."),
-    max_new_tokens: int = typer.Option(None, help="Max tokens per response.", rich_help_panel=SAMPLING_HELP),
-    temperature: float = typer.Option(None, help="Sampling temperature (0 = greedy).", rich_help_panel=SAMPLING_HELP),
-    base_url: str = typer.Option(None, help="OpenAI-compatible base URL (or AEMGYM_BASE_URL).",
-                                 rich_help_panel=SAMPLING_HELP),
-    model: str = typer.Option(None, help="Model name for openai (or AEMGYM_MODEL).", rich_help_panel=SAMPLING_HELP),
-    api_key: str = typer.Option(None, help="API key (or AEMGYM_API_KEY / OPENAI_API_KEY).",
-                                rich_help_panel=SAMPLING_HELP),
-    template: str = typer.Option(None, help="Prompt template name from the env's PROMPTS."),
-    history: int = typer.Option(2, help="Past (observation, action) pairs shown in the prompt."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
-) -> None:
-    """Benchmark a policy on an env: play N tasks x k samples, store every turn, print the report."""
-    from harness.bench import parse_kv, run_bench
-    from harness.prompting import PromptConfig
-
-    env_kwargs = parse_kv(env_arg)
-    if max_steps:
-        env_kwargs["max_episode_steps"] = max_steps
-    pol = build_policy(policy, max_new_tokens=max_new_tokens, temperature=temperature, base_url=base_url,
-                       model=model, api_key=api_key, concurrency=concurrency, policy_args=policy_arg)
-    try:
-        _, markdown, run_dir = run_bench(
-            env, pol, policy_spec=policy, split=split, n_tasks=n_tasks or None, samples=samples,
-            concurrency=concurrency, executor=executor, out=out, resume=resume, env_kwargs=env_kwargs,
-            prompt=PromptConfig(template=template, history_length=history), progress=progress,
-        )
-    except (FileExistsError, ValueError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(markdown)
-    typer.echo(f"run directory: {run_dir} (report.md, report.png, summary.json, episodes.jsonl)")
-
-
-@app.command()
-def report(
-    run_dirs: list[Path] = typer.Argument(..., help="A run directory of `aemgym bench`, or training runs to compare."),
-) -> None:
-    """Summarise a run: success rate with 95% Wilson CI, score, per task type, tokens, latency (Markdown + PNG).
-
-    Training runs (`aemgym train`) get their training curves instead, as `aemgym train-report` draws them.
-    """
-    from harness.report import report_run
-    from harness.train.report import is_training_run
-
-    if any(is_training_run(run) for run in run_dirs):
-        from harness.commands.train import train_report
-
-        train_report(run_dirs, out=None)
-        return
-    if len(run_dirs) > 1:
-        typer.secho("error: several directories are compared only for training runs", fg="red", err=True)
-        raise typer.Exit(2)
-    run_dir = run_dirs[0]
-    try:
-        _, markdown = report_run(run_dir)
-    except FileNotFoundError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(markdown)
-    typer.echo(f"wrote {run_dir / 'report.md'}, {run_dir / 'report.png'}, {run_dir / 'summary.json'}")
-
-
-@app.command()
 def play(
     env: str = typer.Argument("doors", help="Env id or short name."),
     task_id: str = typer.Option(None, help="Task id (default: drawn from the split with --seed)."),
-    split: str = typer.Option("test", help="Split to draw from."),
+    split: str = typer.Option(None, help="Split to draw from (default: the env's own default split)."),
     seed: int = typer.Option(0, help="Seed for the task draw."),
 ) -> None:
     """Play an env yourself in the terminal. Type an action (tags optional); `quit` to stop."""
     import gymnasium as gym
 
-    from harness.bench import resolve_env_id
+    from agent_envs.errors import AgentEnvsError
+    from harness.commands.options import fail
+    from harness.tasks import resolve_env_id
 
-    env_obj = gym.make(resolve_env_id(env), split=split)
-    options = {"task_id": task_id} if task_id else None
-    obs, info = env_obj.reset(seed=seed, options=options)
+    try:
+        env_obj = gym.make(resolve_env_id(env))
+        options = {"task_id": task_id} if task_id else ({"split": split} if split else None)
+        obs, info = env_obj.reset(seed=seed, options=options)
+    except (AgentEnvsError, ValueError) as exc:
+        raise fail(str(exc).splitlines()[0]) from None
     typer.secho(f"task {info.get('task_id')} ({info.get('task_type')})", bold=True)
     total = 0.0
     try:

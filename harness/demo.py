@@ -37,14 +37,16 @@ def run_demo(policy: str = "smollm2", n_tasks: int | None = None, max_new_tokens
              out: Path | None = None) -> int:
     """Run the demo; returns a process exit code (0 when at least one env ran)."""
     from harness.bench import run_bench
-    from harness.cli import build_policy
+    from harness.config import BenchConfig, PolicySection
+    from harness.policies import build_policy
 
     out = Path(out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"[demo] loading policy {policy} (the first SmolLM2 load converts the GGUF once, ~1-2 min)", flush=True)
     started = time.perf_counter()
-    extra = [] if policy not in ("smollm2", "tiny") and not policy.startswith("hf:") else \
-        ["stop=['</action>']", "include_stop=True", "seed=0"]
-    pol = build_policy(policy, max_new_tokens=max_new_tokens, temperature=0.7, concurrency=4, policy_args=extra)
+    section = PolicySection(name=policy, max_new_tokens=max_new_tokens, temperature=0.7)
+    if section.is_local:
+        section = section.model_copy(update={"stop": ["</action>"], "seed": 0})
+    pol = build_policy(section, concurrency=4)
     print(f"[demo] policy ready in {time.perf_counter() - started:.1f} s", flush=True)
     rows, reports = [], []
     for env_id, (tasks, max_steps, executor) in DEMO_ENVS.items():
@@ -55,11 +57,13 @@ def run_demo(policy: str = "smollm2", n_tasks: int | None = None, max_new_tokens
             continue
         print(f"[demo] {env_id}: {n_tasks or tasks} task(s) of split {split!r}, <= {max_steps} turns", flush=True)
         t0 = time.perf_counter()
+        config = BenchConfig.model_validate({
+            "env": {"id": env_id, "split": split, "n_tasks": n_tasks or tasks, "max_steps": max_steps},
+            "policy": section.model_dump(), "rollout": {"concurrency": 4, "executor": executor},
+            "output": {"dir": str(out / env_id.split("/")[-1])},
+        })
         try:
-            summary, markdown, run_dir = run_bench(
-                env_id, pol, policy_spec=policy, split=split, n_tasks=n_tasks or tasks, samples=1, concurrency=4,
-                executor=executor, out=out / env_id.split("/")[-1], env_kwargs={"max_episode_steps": max_steps},
-            )
+            summary, markdown, run_dir = run_bench(config, pol)
         except Exception as exc:  # noqa: BLE001 - one env failing must not hide the others' results
             print(f"[demo] {env_id} failed: {type(exc).__name__}: {exc}", flush=True)
             rows.append(f"| {env_id} | failed | - | - | - | {type(exc).__name__} |")

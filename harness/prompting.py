@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import importlib
 import string
-from dataclasses import dataclass
-from typing import Any
 
 from agent_envs.parsing import clean_action, extract_tag
+from harness.config import PromptSection
 from harness.types import Message
 
 FIELDS = ("instruction", "step", "history_length", "history", "observation", "admissible_actions")
@@ -42,27 +41,6 @@ GENERIC: dict[str, str] = {
 }
 
 
-@dataclass
-class PromptConfig:
-    """How prompts are built.
-
-    Attributes:
-        template: template name in the env's PROMPTS (None: "verl_agent" if present, else the first one).
-        history_length: how many past (observation, action) pairs to show (k; verl-agent uses 2).
-        system_prompt: the system message; None = `DEFAULT_SYSTEM`, "" = no system message.
-        max_observation_chars: observations longer than this are cut (head and tail kept).
-    """
-
-    template: str | None = None
-    history_length: int = 2
-    system_prompt: str | None = None
-    max_observation_chars: int = 6000
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form for run configs."""
-        return dict(self.__dict__)
-
-
 def load_templates(env_cls: type | None) -> dict[str, str]:
     """The env's PROMPTS dict, or `GENERIC` when the env defines no `prompt_module`."""
     module_name = getattr(env_cls, "prompt_module", None) if env_cls is not None else None
@@ -72,10 +50,14 @@ def load_templates(env_cls: type | None) -> dict[str, str]:
     if not prompts:
         raise ValueError(f"{module_name} has no PROMPTS dict")
     for name, text in prompts.items():
-        unknown = {f for _, f, _, _ in string.Formatter().parse(text) if f} - set(FIELDS)
-        if unknown:
-            raise ValueError(f"template {module_name}.PROMPTS[{name!r}] uses unknown fields {sorted(unknown)}")
+        _check_fields(text, f"template {module_name}.PROMPTS[{name!r}]")
     return dict(prompts)
+
+
+def _check_fields(template: str, what: str) -> None:
+    unknown = {f for _, f, _, _ in string.Formatter().parse(template) if f} - set(FIELDS)
+    if unknown:
+        raise ValueError(f"{what} uses unknown fields {sorted(unknown)}; known: {', '.join(FIELDS)}")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -101,18 +83,26 @@ def format_admissible(actions: list[str] | None) -> str:
 
 
 class PromptBuilder:
-    """Builds the messages of each turn for one env class and one `PromptConfig`."""
+    """Builds the messages of each turn for one env class and one `PromptSection`.
 
-    def __init__(self, env_cls: type | None = None, config: PromptConfig | None = None):
-        self.config = config or PromptConfig()
+    `config.template` is a template name of the env, a literal `str.format` template (it contains `{`; e.g.
+    `"{observation}"` for the tiny byte model), or None for the env's default.
+    """
+
+    def __init__(self, env_cls: type | None = None, config: PromptSection | None = None):
+        self.config = config or PromptSection()
         self.templates = load_templates(env_cls)
         name = self.config.template
-        if name is None:
-            name = "verl_agent" if "verl_agent" in self.templates else next(iter(self.templates))
-        if name not in self.templates:
-            raise ValueError(f"no prompt template {name!r}; available: {sorted(self.templates)}")
-        self.template = self.templates[name]
-        self.first_template = self.templates.get(f"{name}_no_history", self.template)
+        if name is not None and "{" in name:
+            _check_fields(name, "the literal template")
+            self.template = self.first_template = name
+        else:
+            if name is None:
+                name = "verl_agent" if "verl_agent" in self.templates else next(iter(self.templates))
+            if name not in self.templates:
+                raise ValueError(f"no prompt template {name!r}; available: {sorted(self.templates)}")
+            self.template = self.templates[name]
+            self.first_template = self.templates.get(f"{name}_no_history", self.template)
         system = self.config.system_prompt
         self.system = DEFAULT_SYSTEM if system is None else system
 

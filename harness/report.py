@@ -51,9 +51,11 @@ def _rate_block(episodes: list[Episode]) -> dict[str, Any]:
     }
 
 
-def summarize(episodes: list[Episode], config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The summary of a run (what `summary.json` holds)."""
-    summary: dict[str, Any] = {"config": config or {}, **_rate_block(episodes)}
+def summarize(episodes: list[Episode], header: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The summary of a run (what `summary.json` holds); `header` is the run's `config.json`."""
+    config = (header or {}).get("config", {})
+    summary: dict[str, Any] = {"env_id": (config.get("env") or {}).get("id", "?"),
+                               "policy": (config.get("policy") or {}).get("name", "?"), **_rate_block(episodes)}
     by_type: dict[str, list[Episode]] = defaultdict(list)
     for e in episodes:
         by_type[e.task_type].append(e)
@@ -91,10 +93,9 @@ def _pct(x: float) -> str:
 
 def to_markdown(summary: dict[str, Any]) -> str:
     """A Markdown report of a summary."""
-    cfg = summary.get("config", {})
     low, high = summary["success_ci95"]
     lines = [
-        f"# Run report: {cfg.get('env_id', '?')} / {cfg.get('policy', '?')}",
+        f"# Run report: {summary['env_id']} / {summary['policy']}",
         "",
         f"- Episodes: {summary['episodes']} ({summary['errors']['count']} errors, counted as failures)",
         f"- **Success rate: {_pct(summary['success_rate'])}** (95% Wilson CI {_pct(low)}–{_pct(high)}; "
@@ -141,8 +142,7 @@ def plot(summary: dict[str, Any], path: str | Path) -> Path:
     ax.bar(names, rates, yerr=errs, capsize=4, color=["#444"] + ["#4a7"] * (len(names) - 1))
     ax.set_ylim(0, 1)
     ax.set_ylabel("success rate (95% CI)")
-    cfg = summary.get("config", {})
-    ax.set_title(f"{cfg.get('env_id', '')} · {cfg.get('policy', '')}", fontsize=9)
+    ax.set_title(f"{summary['env_id']} · {summary['policy']}", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
@@ -150,20 +150,50 @@ def plot(summary: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def report_run(run_dir: str | Path) -> tuple[dict[str, Any], str]:
-    """Summarise a run directory: writes `summary.json`, `report.md` and `report.png`; returns (summary, markdown)."""
-    import json
+def report_episodes(run_dir: Path, header: dict[str, Any]) -> tuple[list[Episode], str]:
+    """The episodes a run's report is about, and a note saying which: all of a bench run; for a training run, the
+    evaluation episodes of its last evaluation (the final policy), else its last iteration's rollouts."""
+    from harness.storage import read_episodes
 
-    from harness.storage import CONFIG, SUMMARY, _write_json, read_episodes
+    episodes = read_episodes(run_dir)
+    if header.get("command") != "train":
+        return episodes, ""
+    for phase in ("eval", "train"):
+        chosen = [e for e in episodes if e.phase == phase]
+        if chosen:
+            last = max(e.iteration or 0 for e in chosen)
+            what = "evaluation" if phase == "eval" else "training rollouts"
+            return [e for e in chosen if (e.iteration or 0) == last], f"{what} at iteration {last}"
+    return [], "no episodes yet"
+
+
+def report_run(run_dir: str | Path) -> tuple[dict[str, Any], str]:
+    """Summarise a run directory: writes `summary.json`, `report.md`, `report.png` (and `curves.png` for training
+    runs); returns (summary, markdown).
+
+    Raises:
+        FileNotFoundError: `run_dir` is not a run directory.
+    """
+    from harness.storage import EPISODES, SUMMARY, read_run_config, write_json
 
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"no run directory {run_dir}")
-    config_path = run_dir / CONFIG
-    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
-    summary = summarize(read_episodes(run_dir), config)
-    _write_json(run_dir / SUMMARY, summary)
+    if not run_dir.is_dir() or not ((run_dir / EPISODES).is_file() or (run_dir / "config.json").is_file()):
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no episodes.jsonl or config.json)")
+    header = read_run_config(run_dir)
+    episodes, scope = report_episodes(run_dir, header)
+    summary = summarize(episodes, header)
     markdown = to_markdown(summary)
+    if header.get("command") == "train":
+        from harness.train.report import plot_runs, summary_line
+
+        summary["scope"] = scope
+        markdown = f"# Training run {run_dir.name}\n\n{summary_line(run_dir)}\n\nBelow: {scope}.\n\n" + markdown
+        if (run_dir / "metrics.jsonl").is_file():
+            try:
+                plot_runs([run_dir], run_dir / "curves.png")
+            except ValueError:  # no metric rows yet
+                pass
+    write_json(run_dir / SUMMARY, summary)
     (run_dir / "report.md").write_text(markdown, encoding="utf-8")
     plot(summary, run_dir / "report.png")
     return summary, markdown

@@ -6,10 +6,11 @@ by `harness.storage` can be read without the harness.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Protocol, runtime_checkable
 
-SCHEMA_VERSION = 1
+#: Version of the episode record. Readers ignore unknown fields and refuse records newer than they understand.
+SCHEMA_VERSION = 2
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
 
@@ -83,6 +84,8 @@ class Episode:
     error: str | None = None
     task_type: str = "default"
     wall_time_s: float = 0.0
+    iteration: int | None = None  # training runs: the iteration that played it
+    phase: str | None = None  # training runs: "train" or "eval"
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,11 +94,22 @@ class Episode:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Episode:
-        """Inverse of `to_dict`."""
-        data = dict(data)
+        """Inverse of `to_dict`; unknown fields (from newer minor versions or other tools) are ignored.
+
+        Raises:
+            ValueError: the record's `schema_version` is newer than this code understands.
+        """
+        version = int(data.get("schema_version", 1))
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"episode record schema {version} is newer than this aemgym ({SCHEMA_VERSION}): upgrade")
         turns = []
-        for t in data.pop("turns", []):
-            t = dict(t)
-            t["response"] = PolicyResponse(**t["response"])
+        for t in data.get("turns", []):
+            t = _known(Turn, t)
+            t["response"] = PolicyResponse(**_known(PolicyResponse, t.get("response") or {"text": ""}))
             turns.append(Turn(**t))
-        return cls(turns=turns, **data)
+        return cls(turns=turns, **{k: v for k, v in _known(cls, data).items() if k != "turns"})
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}

@@ -1,7 +1,7 @@
 """Parallel ALFWorld episodes: one env per worker process (spawn), our own pool instead of textworld's async mode.
 
 Each worker holds one `ALFWorldEnv` (~100 MB, CPU-bound: one per process so they run truly in parallel) and plays
-whole episodes; only small dicts cross process boundaries. `agent_envs.workers` (the harness's env workers) works too.
+whole episodes; only small dicts cross process boundaries.
 
     results = run_expert_episodes(task_ids, n_workers=2, env_kwargs={"data_dir": "..."})
 """

@@ -20,8 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from gymnasium.wrappers import TimeLimit
-
 from agent_envs.core import (
     ACTION_VALID,
     ANCHOR_OBS,
@@ -56,7 +54,7 @@ class SWEBenchEnv(TextEnv):
         command_timeout: seconds per command; episode_budget_s: total command time per episode.
         wall_time_limit_s: wall-clock limit per episode (model time included; None: none).
         max_turns: turn limit at which the current diff is graded; default: the `max_episode_steps` of the
-            `TimeLimit` wrapper `gymnasium.make` put around this env (50 as registered).
+            `gymnasium.make` (`turn_limit`, 50 as registered).
         grade_timeout_s: limit for the eval script.
         max_format_errors: end the episode after this many consecutive unparseable replies (None: never).
         docker_url / docker_namespace: Docker engine (default `$DOCKER_HOST` / the default socket) and image
@@ -146,9 +144,8 @@ class SWEBenchEnv(TextEnv):
 
     # ----- episode limits --------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        """Start an episode (see `TextEnv.reset`); also picks up the turn limit of the enclosing `TimeLimit`."""
-        if self.max_turns is None:
-            self._turn_limit = _enclosing_time_limit(self)
+        """Start an episode (see `TextEnv.reset`) with `max_turns`, else the turn limit `gymnasium.make` set."""
+        self._turn_limit = self.max_turns if self.max_turns is not None else self.turn_limit
         return super().reset(seed=seed, options=options)
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
@@ -248,20 +245,3 @@ class SWEBenchEnv(TextEnv):
                 self._close_sandbox()
             except Exception:  # interpreter shutdown: best effort only
                 pass
-
-
-def _enclosing_time_limit(env: TextEnv) -> int | None:
-    """The `max_episode_steps` of the `TimeLimit` wrapper calling into `env`, found on the call stack (or None).
-
-    `gymnasium.make` gives the unwrapped env a spec with `max_episode_steps=None` and keeps the limit in the
-    `TimeLimit` wrapper only; wrappers call `self.env.reset(...)` synchronously, so that wrapper is a caller's `self`.
-    """
-    frame = sys._getframe(1)
-    for _ in range(32):
-        if frame is None:
-            break
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, TimeLimit) and owner.unwrapped is env:
-            return getattr(owner, "_max_episode_steps", None)
-        frame = frame.f_back
-    return None

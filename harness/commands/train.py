@@ -1,4 +1,4 @@
-"""`aemgym train` (RL training with GRPO / AEM / EMPG learners) and `aemgym train-report` (training curves)."""
+"""`aemgym train`: RL training with GRPO / AEM / EMPG / ... learners (default: the CPU proof on Doors)."""
 
 from __future__ import annotations
 
@@ -6,63 +6,85 @@ from pathlib import Path
 
 import typer
 
+from harness.commands import options as o
+
+#: What `aemgym train` runs without `--config`: the CPU proof (tiny byte model on Doors).
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "train" / "configs" / "doors_tiny.yaml"
+
 
 def train(
-    overrides: list[str] = typer.Argument(None, help="Dotted overrides, e.g. learner.lr=3e-3 loop.iterations=20."),
-    config: list[Path] = typer.Option(None, "--config", "-c",
-                                      help="YAML config file(s), applied in order (default: configs/doors_tiny.yaml)."),
-    learner: str = typer.Option(None, "--learner", help="Preset: grpo, aem, empg, rloo, rloo_aem, gigpo, gigpo_aem."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides (same as -c key=value)."),
+    config: o.Config = None,
+    learner: str = typer.Option(None, "--learner", help="Preset: grpo, aem, empg, drgrpo, rloo, gigpo, "
+                                                        "rloo_aem, gigpo_aem, drgrpo_aem."),
     iterations: int = typer.Option(None, "--iterations", help="Training iterations (loop.iterations)."),
-    seed: int = typer.Option(None, "--seed", help="Seed (loop.seed and model.seed)."),
-    output: Path = typer.Option(None, "--output", "-o", help="Run directory (loop.output_dir)."),
-    executor: str = typer.Option(None, "--executor", help="Env executor: thread, inline, process, ray."),
-    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the run's last checkpoint."),
+    seed: o.Seed = None,
+    policy: o.Policy = None,
+    out: o.Out = None,
+    resume: o.Resume = False,
+    concurrency: o.Concurrency = None,
+    executor: o.Executor = None,
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the config, then exit."),
+    output: Path = typer.Option(None, "--output", hidden=True, help="Deprecated: --out."),
+    no_resume: bool = typer.Option(False, "--no-resume", hidden=True, help="Deprecated: resuming is explicit now."),
 ) -> None:
     """Train a policy with RL on an env (default: the tiny byte model on Doors, a CPU run of a few minutes)."""
-    from harness.train.config import CPU_PROOF_CONFIG, load_config
+    from harness.config import LEARNER_PRESETS, TrainConfig, to_yaml
 
-    specs = [str(p) for p in config or [CPU_PROOF_CONFIG]] + list(overrides or [])
-    flags = {"loop.iterations": iterations, "loop.seed": seed, "model.seed": seed,
-             "loop.output_dir": str(output) if output else None, "rollout.executor": executor}
-    specs += [f"{key}={value}" for key, value in flags.items() if value is not None]
-    try:
-        cfg = load_config(specs, learner=learner)
-    except (ValueError, FileNotFoundError) as exc:
-        typer.echo(f"invalid config: {exc}", err=True)
-        raise typer.Exit(2) from None
+    if output is not None:
+        typer.secho("note: --output is deprecated; use --out (-o)", fg="yellow", err=True)
+        out = out or output
+    if no_resume:
+        typer.secho("note: --no-resume is deprecated: runs no longer resume unless --resume is given",
+                    fg="yellow", err=True)
+    specs, old_concurrency = o.split_deprecated_concurrency(config)
+    specs = o.resumed_specs(out, resume, specs + list(overrides or []))
+    if not any(Path(s).is_file() for s in specs):
+        specs.insert(0, str(DEFAULT_CONFIG))
+    flags: dict[str, object] = {
+        "loop.iterations": iterations, "loop.seed": seed, "model.seed": seed, "policy.name": policy,
+        "output.dir": str(out) if out else None, "output.resume": resume or None,
+        "rollout.concurrency": concurrency or old_concurrency, "rollout.executor": executor,
+    }
+    if learner is not None:
+        if learner not in LEARNER_PRESETS:
+            raise o.fail(f"unknown learner {learner!r}; choose one of {', '.join(LEARNER_PRESETS)}")
+        flags["learner.advantage"], flags["learner.modulator"] = LEARNER_PRESETS[learner]
+    if resume and out is None:
+        raise o.fail("--resume needs --out: the run directory to continue")
+    cfg = o.build_config(TrainConfig, specs, flags)
     if dry_run:
-        typer.echo(cfg.to_yaml())
+        typer.echo(to_yaml(cfg))
         return
+    from agent_envs.errors import AgentEnvsError
+    from harness.report import report_run
     from harness.train.loop import Trainer
 
-    trainer = Trainer(cfg, resume=resume)
+    try:
+        trainer = Trainer(cfg)
+    except (FileExistsError, FileNotFoundError, ValueError, AgentEnvsError) as exc:
+        raise o.fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    typer.echo(f"run directory: {trainer.run_dir}")
     if trainer.resumed_from is not None:
         typer.echo(f"resumed from {trainer.resumed_from} (iteration {trainer.iteration})")
     trainer.run()
-    from harness.train.report import summary
-
-    typer.echo(summary(Path(cfg.loop.output_dir)))
+    _, markdown = report_run(trainer.run_dir)
+    typer.echo(markdown)
+    typer.echo(f"run directory: {trainer.run_dir} (report.md, curves.png, metrics.jsonl, episodes.jsonl)")
 
 
 def train_report(
-    runs: list[Path] = typer.Argument(..., help="Training run directories (each with metrics.jsonl)."),
+    runs: list[Path] = typer.Argument(..., help="Training run directories."),
     out: Path = typer.Option(None, "--out", help="PNG path (default: <first run>/curves.png)."),
 ) -> None:
-    """Plot training curves (success, entropies, α spread, ...) of one or more runs and print a summary."""
-    from harness.train.report import is_training_run, plot_runs, summary
+    """Deprecated: `aemgym report RUN...` draws training curves too."""
+    from harness.commands.report import report
 
-    missing = [str(r) for r in runs if not is_training_run(r)]
-    if missing:
-        typer.echo(f"not training run directories: {', '.join(missing)}", err=True)
-        raise typer.Exit(2)
-    target = plot_runs(list(runs), out or runs[0] / "curves.png")
-    for run in runs:
-        typer.echo(summary(run))
-    typer.echo(f"plot: {target}")
+    typer.secho("note: `aemgym train-report` is deprecated; use `aemgym report RUN...`", fg="yellow", err=True)
+    report(runs, out=out)
 
 
 def register(app: typer.Typer) -> None:
-    """Add `train` and `train-report`."""
+    """Add `train` (and the deprecated `train-report`)."""
     app.command("train")(train)
-    app.command("train-report")(train_report)
+    app.command("train-report", hidden=True)(train_report)

@@ -2,7 +2,8 @@
 
 - `thread` (default): the env in this process, its calls in a thread pool (the event loop never blocks);
 - `inline`: calls straight on the event loop (only for envs whose steps take microseconds, e.g. Doors);
-- `process`: the env in a worker process of `agent_envs.workers.EnvWorkerPool` (heavy engines);
+- `process`: the env in a worker process of `harness.rollout.workers.EnvWorkerPool` (heavy engines whose calls hold
+  a process-wide lock, like ALFWorld's TextWorld);
 - `ray`: `harness.rollout.ray_executor:RayExecutor` (Ray actors; written with the trainer);
 - or any dotted path to a class.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
 
@@ -116,33 +119,50 @@ class _RemoteHandle:
 
 
 class ProcessExecutor:
-    """Envs in `n_workers` spawned worker processes (`agent_envs.workers.EnvWorkerPool`, started on first use)."""
+    """Envs in `n_workers` spawned worker processes (`harness.rollout.workers.EnvWorkerPool`, started on first use)."""
 
     def __init__(self, n_workers: int = 2):
         self.n_workers = n_workers
         self._pool: Any = None
+        self._pool_lock = threading.Lock()  # episodes opening at once must share one pool, not start one each
+
+    def _ensure_pool(self) -> Any:
+        with self._pool_lock:
+            if self._pool is None:
+                from harness.rollout.workers import EnvWorkerPool
+
+                self._pool = EnvWorkerPool(self.n_workers)
+            return self._pool
 
     async def open(self, env_id: str, kwargs: dict[str, Any]) -> EnvHandle:
         """Make the env in the least loaded worker."""
-        if self._pool is None:
-            from agent_envs.workers import EnvWorkerPool
-
-            # starting processes takes a moment: do it off the event loop
-            self._pool = await asyncio.get_running_loop().run_in_executor(None, EnvWorkerPool, self.n_workers)
-        handle, ready = self._pool.open(env_id, kwargs)
-        remote = _RemoteHandle(self._pool, handle)
+        # starting processes takes a moment: do it off the event loop
+        pool = await asyncio.get_running_loop().run_in_executor(None, self._ensure_pool)
+        handle, ready = pool.open(env_id, kwargs)
+        remote = _RemoteHandle(pool, handle)
         try:
             await asyncio.wrap_future(ready)
         except BaseException:
-            self._pool.release(handle)
+            pool.release(handle)
             raise
         return remote
 
     def shutdown(self) -> None:
         """Stop the worker processes."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+
+
+def executor_kwargs(name: str, concurrency: int, workers: int | None = None) -> dict[str, Any]:
+    """Constructor arguments that size the built-in executor `name` for a run with `concurrency` episodes in flight:
+    one thread per episode; worker processes = `workers`, else min(concurrency, cores)."""
+    if name == "thread":
+        return {"max_workers": max(1, concurrency)}
+    if name == "process":
+        return {"n_workers": max(1, workers or min(concurrency, os.cpu_count() or 1))}
+    return {}
 
 
 def make_executor(spec: str | EnvExecutor, **kwargs: Any) -> EnvExecutor:

@@ -1,9 +1,9 @@
-"""A local OpenAI-compatible server over an `HFPolicy` (FastAPI + uvicorn, 127.0.0.1 by default).
+"""A local OpenAI-compatible server over a `LocalPolicy` (FastAPI + uvicorn, 127.0.0.1 by default).
 
 Endpoints: `GET /v1/models`, `POST /v1/chat/completions` with `n`, `temperature`, `top_p`, `seed`, `max_tokens`
 (or `max_completion_tokens`), `stop`, `logprobs` / `top_logprobs`. Besides the standard fields, every choice carries
 vLLM-style `token_ids` and the response a top-level `prompt_token_ids`. Log-probs are those of the sampling
-distribution (after temperature / top-p). Generation runs in a worker thread, one request at a time.
+distribution (after temperature / top-p). Generation runs in a worker thread, one batch at a time.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from harness.policies.hf import HFPolicy, Sampling
+from harness.models.sampler import Sampling
+from harness.policies.local import LocalPolicy
 
 
 class ChatMessage(BaseModel):
@@ -52,7 +53,7 @@ def _token_bytes(tokenizer: Any, token_id: int) -> list[int]:
     return list(text.encode("utf-8", errors="replace"))
 
 
-def create_app(policy: HFPolicy, model_name: str | None = None, default_max_tokens: int = 256) -> Any:
+def create_app(policy: LocalPolicy, model_name: str | None = None, default_max_tokens: int = 256) -> Any:
     """The FastAPI app serving `policy` under `model_name`."""
     from fastapi import FastAPI
     from fastapi.concurrency import run_in_threadpool
@@ -120,13 +121,15 @@ def create_app(policy: HFPolicy, model_name: str | None = None, default_max_toke
     return app
 
 
-def load_policy(model: str, **kwargs: Any) -> HFPolicy:
-    """`tiny`, `smollm2` or a local checkpoint directory as an `HFPolicy`."""
-    if model == "tiny":
-        return HFPolicy.tiny(**kwargs)
-    if model == "smollm2":
-        return HFPolicy.smollm2(**kwargs)
-    return HFPolicy.from_pretrained(model, **kwargs)
+def load_policy(model: str, **kwargs: Any) -> LocalPolicy:
+    """`tiny`, `smollm2`, `hf:<dir>` or a checkpoint directory as a `LocalPolicy` (`kwargs`: its arguments)."""
+    from harness.config import LOCAL_POLICIES
+    from harness.policies import make_policy
+
+    name = model if model in LOCAL_POLICIES or model.startswith("hf:") else f"hf:{model}"
+    policy = make_policy(name, **kwargs)
+    assert isinstance(policy, LocalPolicy)
+    return policy
 
 
 def serve_forever(model: str = "smollm2", host: str = "127.0.0.1", port: int = 8000, max_batch: int = 8) -> None:

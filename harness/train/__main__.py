@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import typer
+import sys
 
-from harness.commands.train import train
+from harness.cli import app
 
 if __name__ == "__main__":
-    typer.run(train)
+    app(["train", *sys.argv[1:]], prog_name="python -m harness.train")

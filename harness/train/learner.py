@@ -13,16 +13,31 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import torch
 
 import aem
+from harness.config import LearnerSection
+from harness.models.sampler import allowed_mask, restrict_logits
 from harness.train.batching import TokenBatch, TurnSample, collate, episodes_to_samples, group_indices
-from harness.train.config import LearnerConfig
-from harness.train.generation import allowed_mask, restrict_logits
 from harness.types import Episode
+
+#: Hyperparameters each registered estimator / modulator takes from the learner config.
+ESTIMATOR_ARGS: dict[str, Callable[[LearnerSection], dict[str, Any]]] = {
+    "grpo": lambda c: {"norm_by_std": c.norm_by_std},
+    "gigpo": lambda c: {"gamma": c.gigpo_gamma, "omega": c.gigpo_weight, "norm_by_std": c.norm_by_std,
+                        "invalid_penalty": c.invalid_penalty},
+}
+MODULATOR_ARGS: dict[str, Callable[[LearnerSection], dict[str, Any]]] = {
+    "aem": lambda c: {"lam": c.aem_lam, "min_range": c.aem_min_range},
+    "empg": lambda c: {"k": c.empg_k, "k_future": c.empg_k_future, "zeta": c.empg_zeta},
+}
+
+
+def _no_args(config: LearnerSection) -> dict[str, Any]:
+    return {}
 
 
 class Learner(Protocol):
@@ -83,14 +98,14 @@ class LocalLearner:
     Args:
         model: the policy (a `PreTrainedModel`, possibly a peft model); shared with the rollout policy.
         tokenizer: its tokenizer (pad id for batching).
-        config: hyperparameters (`LearnerConfig`).
+        config: hyperparameters (`LearnerSection`).
         temperature: the rollout temperature (log-probs are taken at the temperature the samples came from).
         seed: seed of the mini-batch shuffling.
         bf16: run forward passes under bf16 autocast.
         allowed_token_ids: the sampler's allowed tokens (constrained decoding), None = all.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, config: LearnerConfig, *, temperature: float = 1.0,
+    def __init__(self, model: Any, tokenizer: Any, config: LearnerSection, *, temperature: float = 1.0,
                  seed: int = 0, bf16: bool = False, total_iterations: int = 150,
                  allowed_token_ids: list[int] | None = None):
         self.model, self.tokenizer, self.config = model, tokenizer, config
@@ -110,7 +125,7 @@ class LocalLearner:
     # ----- state --------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Weights (or LoRA adapters), optimizer, shuffling RNG, update count and EPO history."""
-        from harness.train.models import trainable_state_dict
+        from harness.models.build import trainable_state_dict
 
         return {"model": trainable_state_dict(self.model), "optimizer": self.optimizer.state_dict(),
                 "generator": self.generator.get_state(), "updates": self.updates,
@@ -119,7 +134,7 @@ class LocalLearner:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what `state_dict` returned."""
-        from harness.train.models import load_trainable_state_dict
+        from harness.models.build import load_trainable_state_dict
 
         load_trainable_state_dict(self.model, state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -162,36 +177,22 @@ class LocalLearner:
             return sequence_logprobs(self.model, batch, self.temperature, False, self.allowed)[0]
 
     def advantages(self, samples: list[TurnSample], proxy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-sample advantages `[B]` (base estimator, then modulator) and the modulation coefficients `[B]`."""
+        """Per-sample advantages `[B]` and modulation coefficients `[B]`: the base estimator `config.advantage`, then
+        the modulator `config.modulator`, both looked up in the `aem` registry."""
         cfg = self.config
-        scores = torch.tensor([s.score for s in samples], dtype=torch.float64)
+        estimator, modulator = aem.get_estimator(cfg.advantage), aem.get_modulator(cfg.modulator)
         group = group_indices([s.uid for s in samples])
-        traj = group_indices([s.traj_uid for s in samples])
-        turns = torch.tensor([s.turn for s in samples], dtype=torch.long)
-        if cfg.advantage == "grpo":
-            base = aem.grpo_advantages(scores, group, norm_by_std=cfg.norm_by_std)
-        elif cfg.advantage == "rloo":
-            base = aem.rloo_advantages(scores, group)
-        elif cfg.advantage == "gigpo":
-            anchors = aem.anchor_ids_from_observations([s.anchor_obs for s in samples], group)
-            returns = torch.tensor([s.score + (cfg.invalid_penalty if not s.valid else 0.0) for s in samples],
-                                   dtype=torch.float64)
-            base = aem.gigpo_advantages(
-                returns, torch.tensor([s.step_reward for s in samples], dtype=torch.float64) * cfg.reward_scale,
-                group, traj, turns, anchors, gamma=cfg.gigpo_gamma, omega=cfg.gigpo_weight,
-                norm_by_std=cfg.norm_by_std, invalid=torch.tensor([not s.valid for s in samples]),
-                invalid_penalty=cfg.invalid_penalty)
-        else:
-            raise ValueError(f"unknown advantage estimator {cfg.advantage!r} (grpo, rloo, gigpo)")
-        base = base.float()
-        if cfg.modulator == "none":
-            return base, torch.ones_like(base)
-        if cfg.modulator == "aem":
-            return aem.aem_modulate(base, proxy, group, lam=cfg.aem_lam, min_range=cfg.aem_min_range)
-        if cfg.modulator == "empg":
-            return aem.empg_modulate(base, proxy, group, traj, turns, k=cfg.empg_k, k_future=cfg.empg_k_future,
-                                     zeta=cfg.empg_zeta)
-        raise ValueError(f"unknown modulator {cfg.modulator!r} (none, aem, empg)")
+        invalid = torch.tensor([not s.valid for s in samples])
+        scores = torch.tensor([s.score for s in samples], dtype=torch.float64)
+        batch = aem.StepBatch(scores=scores, group_index=group, traj_index=group_indices([s.traj_uid for s in samples]),
+                              step_index=torch.tensor([s.turn for s in samples], dtype=torch.long), proxy=proxy)
+        if cfg.advantage == "gigpo":  # GiGPO applies the invalid penalty itself, to episode and step returns
+            batch.scores = scores + cfg.invalid_penalty * invalid
+            batch.invalid = invalid
+            batch.step_rewards = torch.tensor([s.step_reward for s in samples], dtype=torch.float64) * cfg.reward_scale
+            batch.anchor_ids = aem.anchor_ids_from_observations([s.anchor_obs for s in samples], group)
+        base = estimator(batch, **ESTIMATOR_ARGS.get(cfg.advantage, _no_args)(cfg)).float()
+        return modulator(base, batch, **MODULATOR_ARGS.get(cfg.modulator, _no_args)(cfg))
 
     def update(self, episodes: Sequence[Episode]) -> dict[str, float]:
         """Train on the turns of `episodes`; returns metrics (see `update_samples`)."""

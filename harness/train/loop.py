@@ -1,6 +1,9 @@
-"""The training loop: sample tasks → G rollouts each (temperature 1.0) → learner update → periodic evaluation
-(temperature 0.4) → checkpoint. A run directory holds `config.yaml`, `metrics.jsonl` and `checkpoints/`; running
-again on the same directory resumes from its last checkpoint.
+"""The training loop: sample tasks → G rollouts each (training temperature) → learner update → periodic evaluation
+(evaluation temperature) → checkpoint.
+
+A training run is a run directory like any other (`harness.storage`): `config.json`, every rollout and evaluation
+episode in `episodes.jsonl` (with its `iteration` and `phase`), plus `metrics.jsonl` (one row per iteration) and
+`checkpoints/`. `output.resume` continues from the last checkpoint, refusing a configuration that changes results.
 """
 
 from __future__ import annotations
@@ -14,96 +17,90 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.rollout import EpisodeSpec
-from harness.rollout.env_executors import make_executor
+from harness.config import TrainConfig
+from harness.prompting import PromptBuilder
+from harness.rollout import EpisodeSpec, make_executor, run_episodes
+from harness.rollout.env_executors import executor_kwargs
+from harness.storage import RunStore, new_run_dir
+from harness.tasks import resolve_env_id, task_ids
 from harness.train.checkpoint import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from harness.train.config import TrainConfig
-from harness.train.generation import BatchedLocalPolicy
 from harness.train.learner import LocalLearner
 from harness.train.metrics import MetricsLogger, rollout_metrics
-from harness.train.models import build_model
-from harness.train.rollouts import make_prompt_builder, play_specs
 from harness.types import Episode
 
 
-def _task_ids(env_id: str, env_kwargs: dict[str, Any], split: str) -> list[str]:
-    import gymnasium as gym
-
-    import agent_envs  # noqa: F401 - registers the ids
-
-    env = gym.make(env_id, **env_kwargs)
-    try:
-        return env.unwrapped.task_set.task_ids(split)
-    finally:
-        env.close()
+def run_label(config: TrainConfig) -> str:
+    """A short name for the run directory: env, base estimator and modulator."""
+    learner = config.learner
+    method = learner.advantage if learner.modulator == "none" else f"{learner.advantage}+{learner.modulator}"
+    return f"{config.env.id.split('/')[-1].removesuffix('-v0').lower()}-{method}"
 
 
 class Trainer:
-    """Runs a `TrainConfig`. Use `Trainer(config).run()`; `resume=True` continues from the run's last checkpoint.
+    """Runs a `TrainConfig`: `Trainer(config).run()`.
 
     Args:
-        config: the run configuration.
-        resume: load `<output_dir>/checkpoints/<latest>` when present.
+        config: the run configuration; `output.dir` None makes a new directory under `runs/train/`.
         progress: print one line per iteration.
     """
 
-    def __init__(self, config: TrainConfig, *, resume: bool = True, progress: bool = True):
+    def __init__(self, config: TrainConfig, *, progress: bool = True):
+        from harness.models import load_model
+        from harness.policies import build_policy
+        from harness.policies.local import LocalPolicy
+
         self.config = config
-        self.run_dir = Path(config.loop.output_dir)
         self.progress = progress
         torch.set_num_threads(max(1, config.loop.threads))
         seed = config.loop.seed
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
-        self.model, self.tokenizer = build_model(config.model)
-        ro = config.rollout
-        self.allowed_token_ids = _single_token_ids(self.tokenizer, ro.allowed_tokens)
-        self.policy = self._make_policy()
-        self.learner = LocalLearner(self.model, self.tokenizer, config.learner, temperature=ro.temperature,
-                                    seed=seed, bf16=config.model.dtype == "bfloat16",
-                                    total_iterations=config.loop.iterations, allowed_token_ids=self.allowed_token_ids)
+        self.env_id = resolve_env_id(config.env.id)
+        self.env_kwargs = config.env.make_kwargs()
+        self.train_tasks = task_ids(self.env_id, self.env_kwargs, config.env.split)
+        self.eval_tasks = task_ids(self.env_id, self.env_kwargs, config.env.eval_split)[: config.loop.eval_tasks]
+        resume = config.output.resume
+        self.run_dir = Path(config.output.dir) if config.output.dir else new_run_dir("runs/train", run_label(config))
+        header = {"command": "train", "config": config.model_dump(mode="json"), "task_ids": self.train_tasks,
+                  "eval_task_ids": self.eval_tasks, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self.store = RunStore(self.run_dir, header=header, resume=resume)
+        self.policy: Any = build_policy(config.policy, config.model, concurrency=config.rollout.concurrency)
+        if isinstance(self.policy, LocalPolicy):
+            self.model, self.tokenizer = self.policy.model, self.policy.tokenizer
+            allowed = self.policy.allowed_token_ids
+        else:  # rollouts from a server; the local copy is the one updated (sync the server's weights yourself)
+            self.model, self.tokenizer = load_model(str(config.model.name), config.model)
+            if config.policy.allowed_tokens is not None:
+                raise ValueError("policy.allowed_tokens needs a local policy (a server samples unconstrained)")
+            allowed = None
+        self.learner = LocalLearner(self.model, self.tokenizer, config.learner,
+                                    temperature=config.policy.temperature or 1.0, seed=seed,
+                                    bf16=config.model.dtype == "bfloat16", total_iterations=config.loop.iterations,
+                                    allowed_token_ids=allowed)
         self.task_rng = np.random.default_rng(seed)
-        self.train_tasks = _task_ids(config.env.id, config.env.kwargs, config.env.train_split)
-        self.eval_tasks = _task_ids(config.env.id, config.env.kwargs, config.env.eval_split)[: config.loop.eval_tasks]
-        self.builder = make_prompt_builder(config.env.id, config.env.prompt, history_length=config.env.history_length,
-                                           system_prompt=config.env.system_prompt)
+        import agent_envs
+
+        self.builder = PromptBuilder(agent_envs.env_class(self.env_id), config.prompt)
+        ro = config.rollout
+        self.executor = make_executor(ro.executor, **executor_kwargs(ro.executor, ro.concurrency, ro.workers))
         self.iteration = 0
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.logger = MetricsLogger(self.run_dir, tensorboard=config.loop.tensorboard, wandb=config.loop.wandb,
                                     config=config.model_dump(mode="json"))
         self.resumed_from: Path | None = None
         if resume and (ckpt := latest_checkpoint(self.run_dir)) is not None:
             self.load(ckpt)
+        # what a killed iteration left after the checkpoint is played again
         self.logger.truncate_after(self.iteration)
-        (self.run_dir / "config.yaml").write_text(config.to_yaml())
-
-    def _make_policy(self) -> Any:
-        ro = self.config.rollout
-        if ro.backend == "openai":
-            if ro.allowed_tokens is not None:
-                raise ValueError("rollout.allowed_tokens needs the local backend (the server samples unconstrained)")
-            from harness.policies.openai_compat import OpenAIPolicy
-
-            return OpenAIPolicy(ro.server_model, ro.base_url, temperature=ro.temperature, max_tokens=ro.max_new_tokens,
-                                logprobs=True, return_token_ids=True, concurrency=ro.concurrency)
-        return BatchedLocalPolicy(self.model, self.tokenizer, max_new_tokens=ro.max_new_tokens,
-                                  temperature=ro.temperature, max_prompt_tokens=ro.max_prompt_tokens,
-                                  max_batch=ro.max_batch, seed=self.config.loop.seed,
-                                  allowed_token_ids=self.allowed_token_ids)
-
-    def _set_temperature(self, temperature: float) -> None:
-        if hasattr(self.policy, "set_temperature"):
-            self.policy.set_temperature(temperature)
-        elif hasattr(self.policy, "sampling"):
-            self.policy.sampling["temperature"] = temperature
+        done = self.iteration
+        self.store.keep_only(lambda record: (record.get("iteration") or 0) <= done)
 
     # ----- state --------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs."""
         state = {"iteration": self.iteration, "learner": self.learner.state_dict(), "rng": rng_state(),
                  "task_rng": self.task_rng.bit_generator.state}
-        if isinstance(self.policy, BatchedLocalPolicy):
+        if hasattr(self.policy, "generator"):
             state["sampler_rng"] = self.policy.generator.get_state()
         return state
 
@@ -113,7 +110,7 @@ class Trainer:
         self.learner.load_state_dict(state["learner"])
         set_rng_state(state["rng"])
         self.task_rng.bit_generator.state = state["task_rng"]
-        if "sampler_rng" in state and isinstance(self.policy, BatchedLocalPolicy):
+        if "sampler_rng" in state and hasattr(self.policy, "generator"):
             self.policy.generator.set_state(state["sampler_rng"])
         self.iteration = int(state["iteration"])
         self.resumed_from = path
@@ -124,30 +121,28 @@ class Trainer:
 
     # ----- rollouts -----------------------------------------------------------------------------------------------
     def _play(self, specs: list[EpisodeSpec], temperature: float) -> list[Episode]:
-        cfg = self.config
-        self._set_temperature(temperature)
-        executor = make_executor(cfg.rollout.executor)
-        try:
-            return asyncio.run(play_specs(cfg.env.id, cfg.env.kwargs, self.policy, specs, self.builder, executor,
-                                          concurrency=cfg.rollout.concurrency))
-        finally:
-            if hasattr(executor, "shutdown"):
-                executor.shutdown()
+        if hasattr(self.policy, "set_temperature"):
+            self.policy.set_temperature(temperature)
+        return asyncio.run(run_episodes(self.env_id, self.env_kwargs, self.policy, specs, prompt=self.builder,
+                                        concurrency=self.config.rollout.concurrency, store=self.store,
+                                        executor=self.executor, progress=False))
 
     def train_specs(self) -> list[EpisodeSpec]:
-        """This iteration's episodes: `tasks_per_iter` tasks × `group_size` samples."""
-        ro = self.config.rollout
-        picks = self.task_rng.choice(len(self.train_tasks), size=ro.tasks_per_iter, replace=False)
-        return [EpisodeSpec(task_id=self.train_tasks[int(t)], group_id=f"it{self.iteration}-g{k}", sample_index=j,
-                            seed=int(self.task_rng.integers(2**31)))
-                for k, t in enumerate(picks) for j in range(ro.group_size)]
+        """This iteration's episodes: `loop.tasks_per_iter` tasks × `rollout.samples` samples."""
+        cfg = self.config
+        iteration = self.iteration + 1
+        picks = self.task_rng.choice(len(self.train_tasks), size=cfg.loop.tasks_per_iter, replace=False)
+        return [EpisodeSpec(task_id=self.train_tasks[int(t)], group_id=f"it{iteration}-g{k}", sample_index=j,
+                            seed=int(self.task_rng.integers(2**31)), iteration=iteration, phase="train")
+                for k, t in enumerate(picks) for j in range(cfg.rollout.samples)]
 
     def evaluate(self) -> dict[str, float]:
         """One episode per evaluation task at the evaluation temperature."""
-        specs = [EpisodeSpec(task_id=t, group_id=f"eval{self.iteration}-{t}", seed=i)
+        specs = [EpisodeSpec(task_id=t, group_id=f"eval{self.iteration}-{t}", seed=i, iteration=self.iteration,
+                             phase="eval")
                  for i, t in enumerate(self.eval_tasks)]
         self.model.eval()
-        return rollout_metrics(self._play(specs, self.config.rollout.eval_temperature), "eval/")
+        return rollout_metrics(self._play(specs, self.config.loop.eval_temperature), "eval/")
 
     # ----- the loop -----------------------------------------------------------------------------------------------
     def step(self) -> dict[str, Any]:
@@ -156,13 +151,13 @@ class Trainer:
         started = time.perf_counter()
         gen_tokens0 = getattr(self.policy, "generated_tokens", 0)
         gen_time0 = getattr(self.policy, "generation_time_s", 0.0)
-        episodes = self._play(self.train_specs(), cfg.rollout.temperature)
+        episodes = self._play(self.train_specs(), cfg.policy.temperature or 1.0)
         rollout_s = time.perf_counter() - started
         failed = [e for e in episodes if e.status != "ok"]
         if failed and len(failed) == len(episodes):
             raise RuntimeError(f"every rollout of iteration {self.iteration + 1} failed; first:\n{failed[0].error}")
         if failed and self.progress:
-            print(f"[train] {len(failed)} of {len(episodes)} episodes failed; first: {failed[0].error[-500:]}",
+            print(f"[train] {len(failed)} of {len(episodes)} episodes failed; first: {(failed[0].error or '')[-500:]}",
                   flush=True)
         row: dict[str, Any] = {"iteration": self.iteration + 1}
         row.update(rollout_metrics(episodes, "train/"))
@@ -199,18 +194,12 @@ class Trainer:
             while self.iteration < self.config.loop.iterations:
                 rows.append(self.step())
         finally:
-            self.logger.close()
+            self.close()
         return rows
 
-
-def _single_token_ids(tokenizer: Any, tokens: list[str] | None) -> list[int] | None:
-    """The id of each string in `tokens` (each must be exactly one token of `tokenizer`)."""
-    if tokens is None:
-        return None
-    ids = []
-    for text in tokens:
-        encoded = tokenizer(text, add_special_tokens=False)["input_ids"]
-        if len(encoded) != 1:
-            raise ValueError(f"rollout.allowed_tokens: {text!r} is {len(encoded)} tokens, not one")
-        ids.append(int(encoded[0]))
-    return ids
+    def close(self) -> None:
+        """Stop the env executor and close the store and the metric sinks (idempotent)."""
+        if hasattr(self.executor, "shutdown"):
+            self.executor.shutdown()
+        self.store.close()
+        self.logger.close()

@@ -1,4 +1,4 @@
-"""Training curves from one or more run directories (`metrics.jsonl`): a PNG grid and a text summary."""
+"""Training curves from one or more training runs (`metrics.jsonl`): a PNG grid and a one-line summary."""
 
 from __future__ import annotations
 
@@ -24,12 +24,6 @@ def series(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]
     """(iterations, values) of `key` over the rows that have it."""
     points = [(int(r["iteration"]), float(r[key])) for r in rows if key in r]
     return [p[0] for p in points], [p[1] for p in points]
-
-
-def is_training_run(path: Path | str) -> bool:
-    """True for a directory written by `aemgym train` (config.yaml + metrics.jsonl with learner metrics)."""
-    path = Path(path)
-    return (path / "metrics.jsonl").is_file() and (path / "config.yaml").is_file()
 
 
 def plot_runs(run_dirs: list[Path], out: Path, keys: tuple[str, ...] = DEFAULT_KEYS) -> Path:
@@ -64,7 +58,7 @@ def plot_runs(run_dirs: list[Path], out: Path, keys: tuple[str, ...] = DEFAULT_K
     return out
 
 
-def summary(run_dir: Path) -> str:
+def summary_line(run_dir: Path) -> str:
     """One text line per run: iterations, first/last train success, last eval success, entropies."""
     rows = read_metrics(run_dir)
     parts = [f"{Path(run_dir).name}: {max((int(r['iteration']) for r in rows), default=0)} iterations"]

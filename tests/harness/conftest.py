@@ -8,9 +8,9 @@ import pytest
 @pytest.fixture(scope="module")
 def tiny_policy():
     """A randomly initialised 0.16 M-parameter model with the byte tokenizer."""
-    from harness.policies.hf import HFPolicy
+    from harness.policies import make_policy
 
-    return HFPolicy.tiny(seed=0, max_new_tokens=12)
+    return make_policy("tiny", max_new_tokens=12)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,8 @@ def tiny_server(tiny_policy):
 @pytest.fixture()
 def fake_server():
     """A fresh fake OpenAI server (instant scripted replies, injectable faults)."""
-    from harness.serve.fake_server import FakeOpenAI
     from harness.serve.runner import BackgroundServer
+    from tests.harness.fake_openai import FakeOpenAI
 
     fake = FakeOpenAI()
     with BackgroundServer(fake.app) as server:

@@ -38,7 +38,7 @@ def test_bench_then_report(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Success rate: 100.0%" in result.output
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["episodes"] == 8 and summary["config"]["policy"] == "expert"
+    assert summary["episodes"] == 8 and summary["policy"] == "expert"
     again = runner.invoke(app, ["bench", "doors", "-n", "4", "--policy", "expert", "--out", str(out)])
     assert again.exit_code == 2 and "--resume" in again.output
     result = runner.invoke(app, ["report", str(out)])
@@ -54,7 +54,7 @@ def test_play_reads_actions_from_stdin():
 def test_sigkill_mid_run_then_resume_keeps_every_episode_exactly_once(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "harness.cli", "bench", "doors", "-n", "30", "-k", "2", "--policy", "expert",
-           "--policy-arg", "delay_s=0.05", "-c", "4", "--out", str(out), "--no-progress"]
+           "--policy-arg", "delay_s=0.05", "-j", "4", "--out", str(out), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     episodes = out / "episodes.jsonl"

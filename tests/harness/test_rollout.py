@@ -6,11 +6,12 @@ import json
 
 import pytest
 
+from harness.config import PromptSection
 from harness.policies.scripted import ExpertPolicy, RandomPolicy, ScriptedPolicy
-from harness.prompting import PromptBuilder, PromptConfig
+from harness.prompting import PromptBuilder
 from harness.rollout import EpisodeSpec, run_episodes_sync
-from harness.storage import RunStore, read_episode_dicts
-from harness.types import Episode
+from harness.storage import RunStore, read_episode_dicts, read_episodes
+from harness.types import Episode, PolicyResponse
 
 DOORS = "agent_envs/Doors-v0"
 
@@ -107,17 +108,20 @@ def test_process_executor_reports_env_errors_with_the_worker_traceback():
     assert episode.status == "error" and "TaskNotFound" in episode.error
 
 
+HEADER = {"command": "bench", "config": {"env": {"id": DOORS}, "policy": {"name": "expert"}}}
+
+
 def test_store_appends_each_episode_once_and_resume_skips_them(tmp_path):
-    with RunStore(tmp_path, config={"env_id": DOORS}) as store:
+    with RunStore(tmp_path, header=HEADER) as store:
         run_episodes_sync(DOORS, {}, ExpertPolicy(), specs(3), progress=False, store=store)
     with pytest.raises(FileExistsError):
-        RunStore(tmp_path, config={"env_id": DOORS})
+        RunStore(tmp_path, header=HEADER)
     counting = ScriptedPolicy(lambda m, c: f"<action>{c.info['expert_action']}</action>")
     counting.needs_expert = True
     calls = []
     inner = counting.replies
     counting.replies = lambda m, c: calls.append(c.task_id) or inner(m, c)
-    with RunStore(tmp_path, config={"env_id": DOORS}, resume=True) as store:
+    with RunStore(tmp_path, header=HEADER, resume=True) as store:
         episodes = run_episodes_sync(DOORS, {}, counting, specs(5), progress=False, store=store)
     assert len(episodes) == 5 and all(e.success for e in episodes)
     assert set(calls) == {"doors-test-3", "doors-test-4"}  # finished ones were not replayed
@@ -126,7 +130,7 @@ def test_store_appends_each_episode_once_and_resume_skips_them(tmp_path):
 
 
 def test_torn_last_line_is_ignored_and_cut_on_resume(tmp_path):
-    with RunStore(tmp_path, config={"env_id": DOORS}) as store:
+    with RunStore(tmp_path, header=HEADER) as store:
         run_episodes_sync(DOORS, {}, ExpertPolicy(), specs(2), progress=False, store=store)
     path = tmp_path / "episodes.jsonl"
     with open(path, "a") as f:
@@ -138,14 +142,39 @@ def test_torn_last_line_is_ignored_and_cut_on_resume(tmp_path):
     assert len(lines) == 3 and all(json.loads(line) for line in lines)
 
 
-def test_resume_refuses_a_different_experiment(tmp_path):
-    RunStore(tmp_path, config={"env_id": DOORS, "policy": "expert"}).close()
-    with pytest.raises(ValueError, match="policy"):
-        RunStore(tmp_path, config={"env_id": DOORS, "policy": "random"}, resume=True)
+def test_resume_refuses_a_different_experiment_and_says_what_differs(tmp_path):
+    RunStore(tmp_path, header=HEADER).close()
+    other = {"command": "bench", "config": {"env": {"id": DOORS}, "policy": {"name": "random"}}}
+    with pytest.raises(ValueError, match="policy.name: 'expert' -> 'random'"):
+        RunStore(tmp_path, header=other, resume=True)
+    faster = {"command": "bench", "config": {**HEADER["config"], "rollout": {"concurrency": 64}}}
+    RunStore(tmp_path, header=faster, resume=True).close()  # how fast a run goes is not part of its results
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        RunStore(tmp_path / "empty", header=HEADER, resume=True)
+
+
+def test_error_episodes_are_played_again_on_resume_and_read_as_their_last_record(tmp_path):
+    down = ScriptedPolicy(lambda m, c: PolicyResponse(text="", error="endpoint down"))
+    with RunStore(tmp_path, header=HEADER) as store:
+        first = run_episodes_sync(DOORS, {}, down, specs(2), progress=False, store=store)
+    assert [e.status for e in first] == ["error", "error"]
+    with RunStore(tmp_path, header=HEADER, resume=True) as store:
+        again = run_episodes_sync(DOORS, {}, ExpertPolicy(), specs(2), progress=False, store=store)
+    assert all(e.status == "ok" and e.success for e in again)
+    assert len(read_episode_dicts(tmp_path / "episodes.jsonl")) == 4  # the error records are kept on disk
+    assert [e.status for e in read_episodes(tmp_path)] == ["ok", "ok"]
+
+
+def test_hostile_text_is_stored_and_read_back_exactly(tmp_path):
+    hostile = "\ud83d<action>A\udc00</action>\x00\u202e{0}%s"
+    with RunStore(tmp_path, header=HEADER) as store:
+        (episode,) = run_episodes_sync(DOORS, {}, ScriptedPolicy([hostile]), specs(1), progress=False, store=store)
+    (stored,) = read_episodes(tmp_path)
+    assert stored.turns[0].response.text == hostile and stored.turns[0].observation == episode.turns[0].observation
 
 
 def test_prompt_builder_history_window_and_templates():
-    builder = PromptBuilder(None, PromptConfig(history_length=2))
+    builder = PromptBuilder(None, PromptSection(history_length=2))
     history = [(f"obs {i}", f"thinking <action>act {i}</action>") for i in range(5)]
     messages = builder.build(instruction="Do it", history=history, observation="now", admissible_actions=["a", "b"])
     text = messages[-1]["content"]
@@ -153,11 +182,11 @@ def test_prompt_builder_history_window_and_templates():
     assert "Before this turn you took 5 step(s)" in text and "- a\n- b" in text and "now" in text
     first = builder.build(instruction="Do it", history=[], observation="start", admissible_actions=None)
     assert "(any action)" in first[-1]["content"] and "Observation 1" not in first[-1]["content"]
-    no_system = PromptBuilder(None, PromptConfig(system_prompt=""))
+    no_system = PromptBuilder(None, PromptSection(system_prompt=""))
     assert [m["role"] for m in no_system.build(instruction="x", history=[], observation="y",
                                                 admissible_actions=None)] == ["user"]
     with pytest.raises(ValueError, match="no prompt template"):
-        PromptBuilder(None, PromptConfig(template="missing"))
+        PromptBuilder(None, PromptSection(template="missing"))
 
 
 def test_env_prompt_modules_are_used_and_validated(tmp_path, monkeypatch):

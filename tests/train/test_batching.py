@@ -7,8 +7,9 @@ import asyncio
 import pytest
 import torch
 
+from harness.models.sampler import Sampling, sample_batch
+from harness.policies.local import LocalPolicy
 from harness.train.batching import TurnSample, collate, group_indices
-from harness.train.generation import BatchedLocalPolicy, sample_batch
 from harness.train.learner import length_buckets
 from harness.types import StepContext
 
@@ -36,8 +37,8 @@ def test_group_indices_are_dense_in_first_appearance_order():
 def test_sampler_logprobs_equal_a_full_forward(tiny):
     model, tokenizer = tiny
     prompts = [[259, 10, 20, 30], [259] + list(range(40, 80)), [259, 99]]
-    out = sample_batch(model, prompts, eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id,
-                       max_new_tokens=6, temperature=0.7, generator=torch.Generator().manual_seed(1))
+    out = sample_batch(model, prompts, eos_ids=[tokenizer.eos_token_id], pad_id=tokenizer.pad_token_id,
+                       sampling=Sampling(max_new_tokens=6, temperature=0.7), generator=torch.Generator().manual_seed(1))
     for prompt, sampled in zip(prompts, out, strict=True):
         assert 1 <= len(sampled.token_ids) <= 6 and sampled.finish_reason in ("stop", "length")
         with torch.no_grad():
@@ -48,7 +49,7 @@ def test_sampler_logprobs_equal_a_full_forward(tiny):
 
 def test_batched_policy_returns_token_exact_responses(tiny):
     model, tokenizer = tiny
-    policy = BatchedLocalPolicy(model, tokenizer, max_new_tokens=4, max_batch=8)
+    policy = LocalPolicy(model, tokenizer, sampling=Sampling(max_new_tokens=4), max_batch=8)
 
     async def many():
         return await asyncio.gather(*(policy.respond([{"role": "user", "content": f"room {i}"}],
@@ -74,12 +75,12 @@ def test_length_buckets_cover_every_row_once_and_bound_padding():
 
 
 def test_allowed_tokens_constrain_sampling_and_the_learner_sees_the_same_policy(tiny):
-    from harness.train.config import LearnerConfig
+    from harness.config import LearnerSection
     from harness.train.learner import LocalLearner
 
     model, tokenizer = tiny
     doors = [tokenizer.convert_tokens_to_ids(c) for c in "ABCD"]
-    policy = BatchedLocalPolicy(model, tokenizer, max_new_tokens=1, allowed_token_ids=doors, seed=3)
+    policy = LocalPolicy(model, tokenizer, sampling=Sampling(max_new_tokens=1), allowed_token_ids=doors, seed=3)
 
     async def many():
         return await asyncio.gather(*(policy.respond([{"role": "user", "content": f"room {i}"}],
@@ -90,7 +91,7 @@ def test_allowed_tokens_constrain_sampling_and_the_learner_sees_the_same_policy(
     samples = [TurnSample(prompt_ids=r.prompt_token_ids, response_ids=r.token_ids, score=float(i % 2), step_reward=0.0,
                           uid="g", traj_uid=f"t{i}", turn=0, anchor_obs="", valid=True,
                           rollout_logprobs=r.logprobs) for i, r in enumerate(responses)]
-    frozen = LearnerConfig(ppo_epochs=1, lr=0.0)  # both learners see the weights that sampled
+    frozen = LearnerSection(ppo_epochs=1, lr=0.0)  # both learners see the weights that sampled
     learner = LocalLearner(model, tokenizer, frozen, allowed_token_ids=doors)
     metrics = learner.update_samples(samples)
     assert metrics["rollout_logprob_gap"] < 1e-4  # the learner's log-probs are the constrained sampler's
@@ -98,4 +99,4 @@ def test_allowed_tokens_constrain_sampling_and_the_learner_sees_the_same_policy(
     unconstrained = LocalLearner(model, tokenizer, frozen)
     assert unconstrained.update_samples(samples)["rollout_logprob_gap"] > 1e-3
     with pytest.raises(ValueError, match="subset"):
-        BatchedLocalPolicy(model, tokenizer, allowed_token_ids=[10_000])
+        LocalPolicy(model, tokenizer, allowed_token_ids=[10_000])

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
+from harness.config import LearnerSection
 from harness.train.batching import TurnSample
-from harness.train.config import LearnerConfig
 from harness.train.learner import LocalLearner
 from tests.train.toy import BigramLM, log_softmax_row, toy_tokenizer
 
@@ -70,7 +70,7 @@ def _expected_grad(adv: list[float]) -> list[list[float]]:
 
 def _learner(modulator: str) -> tuple[LocalLearner, BigramLM]:
     model = BigramLM(W0)
-    config = LearnerConfig(modulator=modulator, ppo_epochs=1, mini_batches=1, micro_batch_size=2, grad_clip=1e9,
+    config = LearnerSection(modulator=modulator, ppo_epochs=1, mini_batches=1, micro_batch_size=2, grad_clip=1e9,
                            lr=1e-3, dual_clip=3.0, reward_scale=1.0, invalid_penalty=0.0)
     return LocalLearner(model, toy_tokenizer(), config), model
 
@@ -121,7 +121,7 @@ def test_empg_gradient_matches_hand_computation():
 
 def test_second_epoch_clips_and_kl_is_zero_at_start():
     model = BigramLM(W0)
-    config = LearnerConfig(ppo_epochs=3, mini_batches=2, micro_batch_size=1, lr=0.5, kl_coef=0.1,
+    config = LearnerSection(ppo_epochs=3, mini_batches=2, micro_batch_size=1, lr=0.5, kl_coef=0.1,
                            reward_scale=1.0, invalid_penalty=0.0, clip_low=0.05, clip_high=0.05)
     learner = LocalLearner(model, toy_tokenizer(), config)
     metrics = learner.update_samples(_samples())
@@ -160,7 +160,7 @@ def test_a_batch_without_advantages_leaves_the_weights_alone():
 
 
 def test_target_kl_stops_the_update_once_the_policy_moved_too_far():
-    config = LearnerConfig(ppo_epochs=4, mini_batches=1, lr=0.5, reward_scale=1.0, invalid_penalty=0.0,
+    config = LearnerSection(ppo_epochs=4, mini_batches=1, lr=0.5, reward_scale=1.0, invalid_penalty=0.0,
                            target_kl=1e-4)
     metrics = LocalLearner(BigramLM(W0), toy_tokenizer(), config).update_samples(_samples())
     assert metrics["optimizer_steps"] == 1 and metrics["kl_early_stop"] == 1.0  # epoch 1 at KL 0, then stop

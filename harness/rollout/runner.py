@@ -1,46 +1,29 @@
-"""The async runner: many episodes at once, one env instance per episode, records streamed to a `RunStore`.
+"""The one episode gatherer of bench and train: many episodes at once, one env per episode, records streamed to a
+`RunStore`.
 
     specs = [EpisodeSpec(task_id=t, group_id=t, sample_index=i) for t in task_ids for i in range(G)]
     episodes = run_episodes_sync("agent_envs/Doors-v0", {}, policy, specs, concurrency=32)
 
 Env calls run off the event loop (see `env_executors`); an exception in an env or a policy marks that episode
 `status="error"` with the traceback and the run goes on. With a store, finished episodes are appended as they
-complete and episodes already in the store are not played again (resume).
+complete and episodes already in the store are not played again (resume; error episodes are played again unless
+`retry_errors=False`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from harness.prompting import PromptBuilder, PromptConfig
-from harness.rollout.env_executors import (
-    EXECUTORS,
-    EnvExecutor,
-    EnvHandle,
-    InlineExecutor,
-    ProcessExecutor,
-    ThreadExecutor,
-    make_executor,
-)
+from harness.config import PromptSection
+from harness.prompting import PromptBuilder
+from harness.rollout.env_executors import EnvExecutor, EnvHandle, executor_kwargs, make_executor
 from harness.rollout.episode import run_episode
 from harness.storage import RunStore
 from harness.types import Episode, Policy
-
-__all__ = [
-    "EXECUTORS",
-    "EnvExecutor",
-    "EnvHandle",
-    "EpisodeSpec",
-    "InlineExecutor",
-    "ProcessExecutor",
-    "ThreadExecutor",
-    "make_executor",
-    "run_episodes",
-    "run_episodes_sync",
-]
 
 
 @dataclass(frozen=True)
@@ -52,11 +35,22 @@ class EpisodeSpec:
     sample_index: int = 0
     seed: int | None = None
     split: str | None = None
+    iteration: int | None = None  # training: the iteration it belongs to (stored with the episode)
+    phase: str | None = None  # training: "train" or "eval"
 
     @property
     def episode_id(self) -> str:
         """Unique within a run: `<group_id>/<sample_index>`."""
         return f"{self.group_id}/{self.sample_index}"
+
+
+def _error_episode(spec: EpisodeSpec, env_id: str, exc: BaseException) -> Episode:
+    return Episode(
+        episode_id=spec.episode_id, env_id=env_id, task_id=spec.task_id, group_id=spec.group_id,
+        sample_index=spec.sample_index, turns=[], total_reward=0.0, success=False, score=0.0, status="error",
+        error="".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:],
+        iteration=spec.iteration, phase=spec.phase,
+    )
 
 
 async def play_spec(
@@ -67,18 +61,14 @@ async def play_spec(
     try:
         handle = await executor.open(env_id, env_kwargs)
         options = {"split": spec.split} if spec.split else None
-        return await run_episode(
+        episode = await run_episode(
             handle, policy, builder, env_id=env_id, episode_id=spec.episode_id, task_id=spec.task_id,
             group_id=spec.group_id, sample_index=spec.sample_index, seed=spec.seed, options=options,
         )
+        episode.iteration, episode.phase = spec.iteration, spec.phase
+        return episode
     except Exception as exc:  # noqa: BLE001 - env construction failed: mark the episode, keep going
-        import traceback
-
-        return Episode(
-            episode_id=spec.episode_id, env_id=env_id, task_id=spec.task_id, group_id=spec.group_id,
-            sample_index=spec.sample_index, turns=[], total_reward=0.0, success=False, score=0.0, status="error",
-            error="".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:],
-        )
+        return _error_episode(spec, env_id, exc)
     finally:
         if handle is not None:
             try:
@@ -93,10 +83,11 @@ async def run_episodes(
     policy: Policy,
     specs: list[EpisodeSpec],
     *,
-    prompt: PromptConfig | None = None,
+    prompt: PromptSection | PromptBuilder | None = None,
     concurrency: int = 8,
     store: RunStore | None = None,
     executor: str | EnvExecutor = "thread",
+    retry_errors: bool = True,
     progress: bool = True,
 ) -> list[Episode]:
     """Play `specs` with at most `concurrency` episodes in flight; returns the episodes in `specs` order.
@@ -106,10 +97,13 @@ async def run_episodes(
         env_kwargs: keyword arguments for `gymnasium.make` (may include `max_episode_steps`).
         policy: the policy; if it has `needs_expert = True`, envs are made with `expert=True`.
         specs: the episodes; episode ids (`group_id/sample_index`) must be unique.
-        prompt: prompt configuration (template, history length, system prompt).
+        prompt: the prompt section (or a ready `PromptBuilder`).
         concurrency: most episodes in flight.
         store: where finished episodes are appended; episodes already in it are returned, not replayed.
-        executor: "thread", "inline", "process", "ray", a dotted path, or an `EnvExecutor` instance.
+        executor: "thread", "inline", "process", "ray", a dotted path, or an `EnvExecutor` instance (an instance is
+            left running for the caller; a name is started and shut down here).
+        retry_errors: play again the stored episodes whose status is `error` (an endpoint that was down, a sandbox
+            that did not start, ...).
         progress: show a progress bar on stderr.
     """
     ids = [s.episode_id for s in specs]
@@ -117,15 +111,16 @@ async def run_episodes(
         raise ValueError("episode ids (group_id/sample_index) must be unique within a run")
     import agent_envs
 
-    env_cls = agent_envs.env_class(env_id)
-    builder = PromptBuilder(env_cls, prompt)
+    builder = prompt if isinstance(prompt, PromptBuilder) else PromptBuilder(agent_envs.env_class(env_id), prompt)
     env_kwargs = dict(env_kwargs)
     if getattr(policy, "needs_expert", False):
         env_kwargs["expert"] = True
-    done: dict[str, Episode] = store.finished() if store is not None else {}
+    done: dict[str, Episode] = {}
+    if store is not None:
+        done = store.load(store.finished_ids(include_errors=not retry_errors) & set(ids))
     todo = [s for s in specs if s.episode_id not in done]
     owned = isinstance(executor, str)
-    env_executor = make_executor(executor) if isinstance(executor, str) else executor
+    env_executor = make_executor(executor, **executor_kwargs(executor, concurrency)) if owned else executor
     semaphore = asyncio.Semaphore(max(1, concurrency))
     bar = None
     if progress and todo:
@@ -143,7 +138,8 @@ async def run_episodes(
         if bar is not None:
             bar.update(1)
             successes = sum(e.success for e in done.values())
-            bar.set_postfix(success=f"{successes}/{len(done)}", refresh=False)
+            errors = sum(e.status == "error" for e in done.values())
+            bar.set_postfix(success=f"{successes}/{len(done)}", errors=errors, refresh=False)
 
     try:
         await asyncio.gather(*(one(s) for s in todo))

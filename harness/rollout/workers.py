@@ -6,7 +6,7 @@ pipe and a reader thread per worker resolves `concurrent.futures.Future`s, so ca
 `asyncio.wrap_future`) wait without blocking one another. A worker that dies fails its pending calls with
 `EnvUnavailable` instead of hanging.
 
-Workers are started as `python -m agent_envs.workers --fd N` over a socket pair with `multiprocessing.connection`
+Workers are started as `python -m harness.rollout.workers --fd N` over a socket pair with `multiprocessing.connection`
 framing, rather than with `multiprocessing.Process`: spawn re-imports the caller's `__main__`, which re-runs any
 script that lacks an `if __name__ == "__main__"` guard.
 """
@@ -83,7 +83,7 @@ class _Worker:
         child_fd = child_sock.fileno()
         self.name = f"agent-envs-worker-{index}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "agent_envs.workers", "--fd", str(child_fd)],
+            [sys.executable, "-m", "harness.rollout.workers", "--fd", str(child_fd)],
             pass_fds=(child_fd,),
             stdin=subprocess.DEVNULL,
         )
@@ -208,11 +208,11 @@ class EnvWorkerPool:
 
 
 def _main() -> None:
-    """Entry point of a worker process: `python -m agent_envs.workers --fd N`."""
+    """Entry point of a worker process: `python -m harness.rollout.workers --fd N`."""
     from multiprocessing.connection import Connection
 
     if len(sys.argv) != 3 or sys.argv[1] != "--fd":
-        sys.exit("usage: python -m agent_envs.workers --fd N (started by EnvWorkerPool)")
+        sys.exit("usage: python -m harness.rollout.workers --fd N (started by EnvWorkerPool)")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _worker_main(Connection(int(sys.argv[2])))
 

@@ -1,4 +1,4 @@
-"""A fake OpenAI-compatible server that answers instantly, for tests and overhead benchmarks.
+"""A fake OpenAI-compatible server (a test double) that answers instantly, for tests and overhead benchmarks.
 
 Replies come from a list (cycled) or a function of the request body. Faults are injected from a queue, one per
 request, before normal replies resume: `"429"`, `"500"`, `"503"`, `"slow:<seconds>"`, `"malformed"` (invalid JSON
