@@ -44,16 +44,16 @@ def llm_success(data_dir: Path, split: str, n_games: int, max_new_tokens: int, m
 
     The games run concurrently through the harness runner (envs in worker processes, one batched generation per
     round of turns), as `aemgym bench alfworld --policy smollm2` does."""
-    from harness.policies.hf import HFPolicy
-    from harness.prompting import PromptConfig
+    from harness.config import PromptSection
+    from harness.policies import make_policy
     from harness.rollout import EpisodeSpec, run_episodes_sync
 
-    policy = HFPolicy.smollm2(temperature=0.0, max_new_tokens=max_new_tokens, max_batch=n_games)
+    policy = make_policy("smollm2", temperature=0.0, max_new_tokens=max_new_tokens, max_batch=n_games)
     ids = load_tasks(data_dir).task_ids(split)[:n_games]
     specs = [EpisodeSpec(task_id=task_id, group_id=f"g{i}") for i, task_id in enumerate(ids)]
     t0 = time.perf_counter()
     episodes = run_episodes_sync("agent_envs/ALFWorld-v0", {"data_dir": str(data_dir), "max_episode_steps": max_steps},
-                                 policy, specs, prompt=PromptConfig(history_length=2), concurrency=n_games,
+                                 policy, specs, prompt=PromptSection(history_length=2), concurrency=n_games,
                                  executor="process", progress=False)
     turns = [turn for episode in episodes for turn in episode.turns]
     valid = sum(bool(turn.info.get("action_valid")) for turn in turns)

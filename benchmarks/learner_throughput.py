@@ -16,9 +16,9 @@ import time
 import torch
 
 import harness.train.learner as learner_module
+from harness.config import LearnerSection
 from harness.models.tiny import byte_tokenizer, tiny_model
 from harness.train.batching import TurnSample
-from harness.train.config import LearnerConfig
 
 FIRST = ("Leave the last of 2 rooms. Each room has 4 doors labelled with letters; open the one that leads on.\n"
          "Room 1 of 2. The draft comes from door C.")
@@ -56,7 +56,7 @@ def main() -> None:
     for _ in range(args.rounds):  # interleaved, so load changes hit both alike
         for name, split in (("fixed slices", fixed_slices), ("length buckets", bucketed)):
             learner_module.length_buckets = split
-            learner = learner_module.LocalLearner(tiny_model(0), tokenizer, LearnerConfig(ppo_epochs=4))
+            learner = learner_module.LocalLearner(tiny_model(0), tokenizer, LearnerSection(ppo_epochs=4))
             start = time.perf_counter()
             metrics = learner.update_samples(samples)
             best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)

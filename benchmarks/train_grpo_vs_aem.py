@@ -25,7 +25,7 @@ def run_one(method: str, seed: int, iterations: int, out: Path, extra: list[str]
     """Train one (method, seed) in a subprocess; returns its run directory."""
     run_dir = out / f"{method}_s{seed}"
     cmd = [sys.executable, "-m", "harness.train", "-c", str(CONFIG), "--learner", method, "--seed", str(seed),
-           "--iterations", str(iterations), "--output", str(run_dir), *extra]
+           "--iterations", str(iterations), "--out", str(run_dir), *extra]
     log = (out / f"{method}_s{seed}.log").open("w")
     subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True,
                    env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})

@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from harness.train.config import load_config
+from harness.config import LEARNER_PRESETS, TrainConfig, load_config
 from harness.train.loop import Trainer
 
 
@@ -25,22 +25,24 @@ def main() -> None:
     """Run the short LoRA training and print its metrics."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("runs/smollm2_lora"))
+    parser.add_argument("--out", type=Path, default=None, help="run directory (default: a new one under runs/train)")
     parser.add_argument("--learner", default="aem")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
+    advantage, modulator = LEARNER_PRESETS[args.learner]
     specs = [
-        "env.id=agent_envs/ALFWorld-v0", "env.kwargs={max_episode_steps: 3}", "env.prompt=verl_agent",
-        "env.history_length=2", "env.system_prompt=null", "env.eval_split=train",
-        "model.kind=smollm2", "model.lora_rank=8", "model.lora_alpha=16",
-        "rollout.tasks_per_iter=1", "rollout.group_size=2", "rollout.max_new_tokens=48", "rollout.executor=inline",
-        "rollout.max_prompt_tokens=1024", "learner.lr=1e-4", "learner.ppo_epochs=1", "learner.micro_batch_size=2",
+        "env.id=agent_envs/ALFWorld-v0", "env.max_steps=3", "env.split=train", "env.eval_split=train",
+        "prompt.template=verl_agent", "prompt.history_length=2", "prompt.system_prompt=null",
+        "policy.name=smollm2", "policy.max_new_tokens=48", "policy.max_prompt_tokens=1024", "policy.temperature=1.0",
+        "model.lora_rank=8", "model.lora_alpha=16", "rollout.samples=2", "rollout.executor=inline",
+        "loop.tasks_per_iter=1", "learner.lr=1e-4", "learner.ppo_epochs=1", "learner.micro_batch_size=2",
+        f"learner.advantage={advantage}", f"learner.modulator={modulator}",
         "learner.kl_coef=0.01", "loop.eval_every=0", "loop.checkpoint_every=1", "loop.keep_checkpoints=1",
-        f"loop.iterations={args.iterations}", f"loop.output_dir={args.out}", *args.overrides,
+        f"loop.iterations={args.iterations}", *([f"output.dir={args.out}"] if args.out else []), *args.overrides,
     ]
-    cfg = load_config(specs, learner=args.learner)
+    cfg = load_config(TrainConfig, specs)
     started = time.perf_counter()
-    trainer = Trainer(cfg, resume=False)
+    trainer = Trainer(cfg)
     print(f"setup {time.perf_counter() - started:.1f}s; trainable params "
           f"{sum(p.numel() for p in trainer.model.parameters() if p.requires_grad):,}", flush=True)
     for row in trainer.run():

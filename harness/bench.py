@@ -10,7 +10,7 @@ from harness.config import BenchConfig
 from harness.rollout import EpisodeSpec, make_executor, run_episodes_sync
 from harness.rollout.env_executors import executor_kwargs
 from harness.storage import RunStore, new_run_dir
-from harness.tasks import resolve_env_id, task_ids
+from harness.tasks import resolve_env_id, task_ids, text_env
 from harness.types import Policy
 
 
@@ -28,7 +28,7 @@ def select_tasks(config: BenchConfig) -> list[str]:
 
         env = gym.make(env_id, **config.env.make_kwargs())
         try:
-            missing = [t for t in config.env.task_ids if t not in env.unwrapped.task_set]
+            missing = [t for t in config.env.task_ids if t not in text_env(env).task_set]
         finally:
             env.close()
         if missing:

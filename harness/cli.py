@@ -79,7 +79,7 @@ def play(
                 break
             action = line if "<action>" in line else f"<action>{line}</action>"
             obs, reward, terminated, truncated, info = env_obj.step(action)
-            total += reward
+            total += float(reward)
             if not info.get("action_valid", True):
                 typer.secho("(invalid action)", fg="yellow")
             if terminated or truncated:

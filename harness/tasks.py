@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import agent_envs
+from agent_envs.core import TextEnv
 from agent_envs.errors import TaskNotFound
 
 
@@ -25,6 +26,14 @@ def resolve_env_id(name: str) -> str:
     raise ValueError(f"unknown env {name!r}; known: {', '.join(agent_envs.ENV_IDS)}")
 
 
+def text_env(env: Any) -> TextEnv:
+    """The `TextEnv` under a made env's wrappers (a `TypeError` for envs that are not `agent_envs` text envs)."""
+    inner = env.unwrapped
+    if not isinstance(inner, TextEnv):
+        raise TypeError(f"{type(inner).__name__} is not an agent_envs.TextEnv")
+    return inner
+
+
 def task_ids(env_id: str, env_kwargs: dict[str, Any], split: str) -> list[str]:
     """The task ids of `split`, in canonical order, from the env made with exactly `env_kwargs`.
 
@@ -35,7 +44,7 @@ def task_ids(env_id: str, env_kwargs: dict[str, Any], split: str) -> list[str]:
 
     env = gym.make(env_id, **env_kwargs)
     try:
-        task_set = env.unwrapped.task_set
+        task_set = text_env(env).task_set
         ids = task_set.task_ids(split)
     finally:
         env.close()

@@ -15,8 +15,8 @@ from agent_envs.core import ACTION_VALID, Task, TaskSet, TextEnv, Transition
 from agent_envs.parsing import clean_action, extract_tag
 from agent_envs.webshop.engine import Session, World, load_world
 from agent_envs.webshop.goals import split_of
+from agent_envs.webshop.observations import observe
 from agent_envs.webshop.oracle import next_action
-from agent_envs.webshop.pages import observe
 
 _BARE_ACTION = re.compile(r"^\s*((?:search|click)\[.+\])\s*$", re.IGNORECASE | re.DOTALL)
 OBSERVATION_MODES = ("text", "text_rich", "html", "url")

@@ -164,21 +164,6 @@ def page_url(page: Page, base_url: str = BASE_URL) -> str:
     return f"{base_url}/done/{sid}/{page.done_asin}/{page.options}"
 
 
-def observe(page: Page, mode: str, visited_asins: set[str] | None = None, base_url: str = BASE_URL) -> str:
-    """The observation of `page` in `mode` (text | text_rich | html | url)."""
-    if mode == "text":
-        return text_observation(page_nodes(page))
-    if mode == "text_rich":
-        return text_rich_observation(page_nodes(page), page_url(page, base_url), visited_asins or set())
-    if mode == "url":
-        return page_url(page, base_url)
-    if mode == "html":
-        from agent_envs.webshop.site_html import render_page
-
-        return render_page(page)
-    raise ValueError(f"observation mode must be text, text_rich, html or url, got {mode!r}")
-
-
 def options_from_mapping(options: Mapping[str, Any]) -> dict[str, str]:
     """A clean `{str: str}` copy of an options mapping."""
     return {str(k): str(v) for k, v in options.items()}

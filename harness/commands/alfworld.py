@@ -40,7 +40,8 @@ def expert(
     ids = load_tasks(data_dir).task_ids(split)
     ids = ids[:limit] if limit else ids
     results = run_expert_episodes(ids, workers, {"data_dir": str(data_dir) if data_dir else None})
-    won, total = Counter(), Counter()
+    won: Counter[str] = Counter()
+    total: Counter[str] = Counter()
     for result in results:
         kind = result.get("task_type", "error")
         total[kind] += 1

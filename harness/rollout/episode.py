@@ -9,7 +9,7 @@ import traceback
 from typing import Any
 
 from harness.prompting import PromptBuilder
-from harness.types import Episode, Policy, PolicyResponse, StepContext, Turn
+from harness.types import Episode, EpisodeStatus, Policy, PolicyResponse, StepContext, Turn
 
 #: A safety net for envs registered without a turn limit.
 MAX_TURNS_WITHOUT_LIMIT = 1000
@@ -61,7 +61,8 @@ async def run_episode(
     turns: list[Turn] = []
     total_reward = 0.0
     info: dict[str, Any] = {}
-    status, error = "ok", None
+    status: EpisodeStatus = "ok"
+    error: str | None = None
     task_type = "default"
     try:
         reset_options = {"task_id": task_id, **(options or {})}

@@ -35,7 +35,8 @@ class _EnvActor:
         return self.env.reset(seed=seed, options=options)
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
-        return self.env.step(action)
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, float(reward), terminated, truncated, info
 
     def close(self) -> None:
         self.env.close()

@@ -120,7 +120,8 @@ async def run_episodes(
         done = store.load(store.finished_ids(include_errors=not retry_errors) & set(ids))
     todo = [s for s in specs if s.episode_id not in done]
     owned = isinstance(executor, str)
-    env_executor = make_executor(executor, **executor_kwargs(executor, concurrency)) if owned else executor
+    env_executor = make_executor(executor, **executor_kwargs(executor, concurrency)) if isinstance(executor, str) \
+        else executor
     semaphore = asyncio.Semaphore(max(1, concurrency))
     bar = None
     if progress and todo:
