@@ -14,8 +14,8 @@ from harness.tasks import resolve_env_id, task_ids, text_env
 from harness.types import Policy
 
 
-def select_tasks(config: BenchConfig) -> list[str]:
-    """The task ids a bench run plays: `env.task_ids`, else the first `env.n_tasks` of `env.split`.
+def select_tasks(config: BenchConfig) -> tuple[str | None, list[str]]:
+    """The split and task ids a bench run plays: `env.task_ids`, else the first `env.n_tasks` of `env.split`.
 
     Raises:
         TaskNotFound: an unknown split, an empty split, or an explicit task id the env does not have.
@@ -33,9 +33,9 @@ def select_tasks(config: BenchConfig) -> list[str]:
             env.close()
         if missing:
             raise TaskNotFound(f"{env_id} has no task {missing[0]!r} ({len(missing)} unknown task id(s))")
-        return list(config.env.task_ids)
-    ids = task_ids(env_id, config.env.make_kwargs(), config.env.split)
-    return ids[: config.env.n_tasks] if config.env.n_tasks else ids
+        return config.env.split, list(config.env.task_ids)
+    split, ids = task_ids(env_id, config.env.make_kwargs(), config.env.split)
+    return split, ids[: config.env.n_tasks] if config.env.n_tasks else ids
 
 
 def run_label(config: BenchConfig) -> str:
@@ -63,7 +63,8 @@ def run_bench(config: BenchConfig, policy: Policy | None = None, *, api_key: str
     from harness.report import report_run
 
     env_id = resolve_env_id(config.env.id)
-    ids = select_tasks(config)
+    split, ids = select_tasks(config)
+    config = config.model_copy(update={"env": config.env.model_copy(update={"split": split})})
     samples = config.rollout.samples
     specs = [EpisodeSpec(task_id=t, group_id=t, sample_index=i) for t in ids for i in range(samples)]
     run_dir = Path(config.output.dir) if config.output.dir else new_run_dir("runs/bench", run_label(config))

@@ -45,8 +45,9 @@ class EnvSection(Section):
     """Registered env id or short name (`doors`, `alfworld`, ...)."""
     kwargs: dict[str, Any] = Field(default_factory=dict)
     """Env constructor arguments (`gymnasium.make` kwargs); they also select the task set."""
-    split: str = "test"
-    """Split played by `bench`; the training split of `train`."""
+    split: str | None = None
+    """Split played by `bench` (None: `test`, else `valid`, else `train`, whichever the env has); the training split
+    of `train`."""
     eval_split: str = "valid"
     """Evaluation split of `train`."""
     n_tasks: int | None = 10

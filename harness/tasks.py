@@ -34,8 +34,18 @@ def text_env(env: Any) -> TextEnv:
     return inner
 
 
-def task_ids(env_id: str, env_kwargs: dict[str, Any], split: str) -> list[str]:
-    """The task ids of `split`, in canonical order, from the env made with exactly `env_kwargs`.
+#: The split a benchmark plays when none is named: the first of these the env has.
+EVALUATION_SPLITS = ("test", "valid", "train")
+
+
+def task_ids(env_id: str, env_kwargs: dict[str, Any], split: str | None) -> tuple[str, list[str]]:
+    """The split and its task ids, in canonical order, from the env made with exactly `env_kwargs`.
+
+    Args:
+        env_id: a registered id.
+        env_kwargs: the `gymnasium.make` kwargs of the run (they select the task set).
+        split: a split name or alias; None = the first of `EVALUATION_SPLITS` the env has (the bundled ALFWorld games
+            have only `train`).
 
     Raises:
         TaskNotFound: the split does not exist (the message names the splits that do) or holds no tasks.
@@ -45,9 +55,12 @@ def task_ids(env_id: str, env_kwargs: dict[str, Any], split: str) -> list[str]:
     env = gym.make(env_id, **env_kwargs)
     try:
         task_set = text_env(env).task_set
+        if split is None:
+            split = next((s for s in EVALUATION_SPLITS if s in task_set.splits() or s in task_set.aliases),
+                         task_set.splits()[0] if task_set.splits() else "test")
         ids = task_set.task_ids(split)
     finally:
         env.close()
     if not ids:
         raise TaskNotFound(f"split {split!r} of {env_id} has no tasks; splits: {task_set.sizes()}")
-    return ids
+    return split, ids

@@ -58,8 +58,8 @@ class Trainer:
         torch.manual_seed(seed)
         self.env_id = resolve_env_id(config.env.id)
         self.env_kwargs = config.env.make_kwargs()
-        self.train_tasks = task_ids(self.env_id, self.env_kwargs, config.env.split)
-        self.eval_tasks = task_ids(self.env_id, self.env_kwargs, config.env.eval_split)[: config.loop.eval_tasks]
+        self.train_tasks = task_ids(self.env_id, self.env_kwargs, config.env.split)[1]
+        self.eval_tasks = task_ids(self.env_id, self.env_kwargs, config.env.eval_split)[1][: config.loop.eval_tasks]
         resume = config.output.resume
         self.run_dir = Path(config.output.dir) if config.output.dir else new_run_dir("runs/train", run_label(config))
         header = {"command": "train", "config": config.model_dump(mode="json"), "task_ids": self.train_tasks,
