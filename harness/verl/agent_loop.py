@@ -1,8 +1,9 @@
 """verl agent loop `aemgym_env`: multi-turn episodes of any `agent_envs` env inside verl's async rollout.
 
 verl imports this module in every worker through `VERL_USE_EXTERNAL_MODULES=harness.verl.agent_loop` (together with
-`aem.adapters.verl` for the `aem` advantage estimator), then selects the loop per dataset row via its `agent_name`
-column. Each row's `extra_info` names the env and task (`harness.verl.launch.write_dataset` writes such rows).
+`aem.adapters.verl` for the `aem` advantage estimator and `harness.verl.trainer_hooks`), then selects the loop per
+dataset row via its `agent_name` column. Each row's `extra_info` names the env and task
+(`harness.verl.launch.write_dataset` writes such rows).
 
 One trajectory = one sample (verl's agent-loop layout, as rLLM/DeepSWE): prompt = the first observation, response =
 all assistant turns with the env's replies in between (mask 0). The `aem` estimator finds the turns as the runs of
