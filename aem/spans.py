@@ -48,7 +48,7 @@ def span_table(
         it lies in, and for every token the index of its span in that list (``-1`` outside spans). Spans are listed
         row by row in increasing span number.
     """
-    batch, length = span_ids.shape
+    batch = span_ids.shape[0]
     inside = span_ids >= 0
     per_row = int(span_ids.max()) + 1 if span_ids.numel() and bool(inside.any()) else 0
     cell = torch.where(inside, torch.arange(batch, device=span_ids.device)[:, None] * per_row + span_ids,

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
+import torch
 
+import aem
 import agent_envs  # noqa: F401
 from harness.rollout.env_executors import InlineExecutor
 from harness.verl.multiturn import ChatTokens, play_token_episode
@@ -38,6 +40,8 @@ def test_token_buffer_equals_the_chat_template_of_the_whole_conversation(tiny):
 
     episode = asyncio.run(play())
     assert episode.num_turns == 3 and episode.invalid_actions == 1  # "xx" is no door
+    # The `aem` estimator finds the turns as the runs of ones of the mask: every env reply leaves a 0 between turns.
+    assert int(aem.spans_from_mask(torch.tensor([episode.response_mask])).max()) + 1 == episode.num_turns
     # Replay the same actions and template the whole conversation in one go: the buffer must match token for token.
     replay = gym.make("agent_envs/Doors-v0", n_rooms=2, max_episode_steps=3)
     observation, _ = replay.reset(options={"task_id": "doors-train-1"})
