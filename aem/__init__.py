@@ -8,6 +8,10 @@ Layout: one training sample per agent turn; ``group_index`` (task group / uid), 
     adv, alpha = aem.aem_modulate(base, proxy, group_index)               # [B], [B]
     loss, metrics = aem.policy_loss(logp, old_logp, aem.broadcast_to_tokens(adv, response_mask), response_mask)
 
+Multi-turn samples (one sample = one trajectory, turns = runs of ones of the response mask)::
+
+    adv, alpha = aem.aem_span_modulate(base, token_entropy, aem.spans_from_mask(response_mask), group_index)
+
 Math and defaults: ``../shared/docs/algorithms.md``; see ``aem/README.md``.
 """
 
@@ -42,6 +46,7 @@ from aem.registry import (
     register_estimator,
     register_modulator,
 )
+from aem.spans import aem_span_alpha, aem_span_modulate, span_table, spans_from_mask
 from aem.theory import entropy_drift_agreement
 
 __all__ = [
@@ -49,6 +54,8 @@ __all__ = [
     "StepBatch",
     "aem_alpha",
     "aem_modulate",
+    "aem_span_alpha",
+    "aem_span_modulate",
     "agg_loss",
     "anchor_ids_from_observations",
     "broadcast_to_tokens",
@@ -73,6 +80,8 @@ __all__ = [
     "response_proxy",
     "response_surprisal",
     "rloo_advantages",
+    "span_table",
+    "spans_from_mask",
     "step_discounted_returns",
     "token_entropy_from_logits",
     "topk_entropy",

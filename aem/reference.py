@@ -139,6 +139,42 @@ def aem_alpha_ref(proxy: list[float], scope_keys: list, lam: float = 1.0, min_ra
     return alpha
 
 
+def spans_ref(mask: torch.Tensor) -> list[tuple[int, list[int]]]:
+    """The runs of ones of each mask row as ``(row, token positions)``, row by row, left to right."""
+    spans = []
+    for b, row in enumerate(mask.tolist()):
+        current: list[int] = []
+        for t, keep in enumerate(row):
+            if keep:
+                current.append(t)
+            elif current:
+                spans.append((b, current))
+                current = []
+        if current:
+            spans.append((b, current))
+    return spans
+
+
+def aem_span_alpha_ref(values: torch.Tensor, mask: torch.Tensor, groups: list, *, scope: str = "group",
+                       trajs: list | None = None, lam: float = 1.0, min_range: float = 0.1, eps: float = 1e-8,
+                       reversed_: bool = False) -> list[list[float]]:
+    """AEM α per token of multi-turn samples: one α per run of ones (turn), from the turn's mean token value."""
+    spans = spans_ref(mask)
+    proxy = [_mean([float(values[b, t]) for t in toks]) for b, toks in spans]
+    if scope == "group":
+        keys = [groups[b] for b, _ in spans]
+    elif scope == "trajectory":
+        keys = [(groups[b], b if trajs is None else trajs[b]) for b, _ in spans]
+    else:
+        keys = [0 for _ in spans]
+    alpha = aem_alpha_ref(proxy, keys, lam=lam, min_range=min_range, eps=eps, reversed_=reversed_)
+    out = [[1.0] * mask.shape[1] for _ in range(mask.shape[0])]
+    for (b, toks), a in zip(spans, alpha, strict=True):
+        for t in toks:
+            out[b][t] = a
+    return out
+
+
 def empg_ref(adv: list[float], proxy: list[float], trajs: list, steps: list, *, k: float = 1.0,
              k_future: float = 1.0, zeta: float = 0.1, eps: float = 1e-8, zero_mean: bool = True) -> list[float]:
     """EMPG on step-samples (all proxies finite): batch min–max, g, next-step bonus, zero mean."""

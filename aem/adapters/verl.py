@@ -1,37 +1,36 @@
-"""Switch on AEM in verl (0.9.x) without forking it.
+"""The ``aem`` advantage estimator for verl (0.9.x), registered in verl's own registry on import.
 
-Usage (every process that imports verl, Ray workers included, imports this module)::
+Usage (every process that imports verl, Ray workers included, imports the modules)::
 
-    VERL_USE_EXTERNAL_MODULES=aem.adapters.verl python -m verl.trainer.main_ppo algorithm.adv_estimator=aem \\
-        +algorithm.aem.lam=1.0 +algorithm.aem.base=grpo +algorithm.aem.proxy=entropy ...
+    VERL_USE_EXTERNAL_MODULES=aem.adapters.verl,harness.verl.trainer_hooks python -m verl.trainer.main_ppo \\
+        algorithm.adv_estimator=aem +algorithm.aem.lam=1.0 +algorithm.aem.base=grpo +algorithm.aem.proxy=entropy ...
 
-Importing the module (``install()``, idempotent):
+Layout: verl's agent loop makes one sample per trajectory; ``response_mask`` is 1 on the model's turns and 0 on the
+environment's replies. The estimator applies AEM **per turn**, as the paper defines it: the turns are the runs of
+ones of ``response_mask`` (``aem.spans_from_mask``); each turn's α comes from its own mean token entropy, min–max
+normalised over all turns of all trajectories of the task group (``uid``), and multiplies that turn's tokens only;
+the base advantage (``base``: ``grpo`` | ``drgrpo`` | ``rloo`` over the summed token-level rewards;
+``norm_adv_by_std_in_grpo`` honoured for ``grpo``) stays one value per trajectory. With one turn per sample
+(verl-agent's one sample per step) this is exactly step-sample AEM.
 
-1. registers the advantage estimator ``"aem"`` in verl's own registry (``core_algos.register_adv_est``): group base
-   advantage (``base``: ``grpo`` | ``drgrpo`` | ``rloo``; ``norm_adv_by_std_in_grpo`` is honoured for ``grpo``) from
-   the summed token-level rewards, then ``aem_modulate`` with the response proxy, broadcast over the response mask;
-2. **the smallest hook** for the missing input: verl's generic estimator call passes only ``token_level_rewards,
-   response_mask, index (uid), config`` — no entropy, no log-probs. ``install`` wraps the module-level
-   ``ray_trainer.compute_advantage`` (and the name bound in ``v1.utils``) so that, for AEM estimator names only, the
-   estimator also receives ``token_entropy`` (batch key ``aem_token_entropy``) and ``old_log_probs`` from the batch;
-   every other estimator goes through verl's original code unchanged;
-3. keeps the exact entropies in the legacy trainer: ``RayPPOTrainer._compute_old_log_prob`` computes ``entropys`` and
-   ``fit`` pops them before the batch union; the wrapper copies them to ``aem_token_entropy``, which survives.
+Why the mask and no turn-index tensor: verl hands estimators ``response_mask`` already, and every agent loop that
+puts env or tool replies between the model's turns (ours in ``harness/verl``, verl's tool agent loop) leaves at
+least one mask-0 token between two turns, so the runs are the turns; a turn that generated no token has nothing
+to weigh. A per-token turn index would have to travel through verl's ``extra_fields`` and padding for no gain. A
+caller whose turns can touch can still pass its own span ids to ``aem.aem_span_modulate``.
 
-Proxy choice (``proxy``): ``"entropy"`` (default) uses ``aem_token_entropy`` when present and otherwise falls back to
-the sampled-token surprisal from ``old_log_probs`` (an unbiased estimate of the same mean token entropy); the v1
-trainer (``trainer.use_v1=True``) selects only fixed fields for ``_compute_advantage`` (``old_log_probs`` among them,
-``entropy`` not), so it gets the surprisal proxy unless you subclass its ``_compute_advantage`` to also select
-``"entropy"`` and store it as ``aem_token_entropy``. ``"surprisal"`` forces the NLL proxy.
+Inputs beyond verl's generic call (``token_level_rewards, response_mask, index (uid), config``): the per-token proxy,
+``token_entropy=`` (exact entropies, ``proxy="entropy"``) or ``old_log_probs=`` (the sampled-token surprisal,
+``proxy="surprisal"``, and the fallback of ``"entropy"``). verl's trainer passes neither: the two small patches of
+its trainer that forward them live in ``harness/verl/trainer_hooks.py``.
 
-Hyper-parameters travel in ``config.aem`` (a mapping: ``lam``, ``min_range``, ``scope``, ``variant``, ``base``,
-``proxy``) or, when the config object cannot hold extra keys (``AlgoConfig`` dataclass), in the JSON env var
-``AEM_VERL_HPARAMS``.
+Hyper-parameters travel in ``config.aem`` (a mapping: ``lam``, ``min_range``, ``scope`` = ``group`` | ``trajectory``
+| ``batch``, ``variant`` = ``aem`` | ``reversed`` | ``shuffled``, ``base``, ``proxy``) or, when the config object
+cannot hold extra keys (``AlgoConfig`` dataclass), in the JSON env var ``AEM_VERL_HPARAMS``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from typing import Any
@@ -39,11 +38,9 @@ from typing import Any
 import torch
 
 from aem.advantages import drgrpo_advantages, grpo_advantages, rloo_advantages
-from aem.modulation import aem_modulate, broadcast_to_tokens
-from aem.proxies import response_entropy, response_surprisal
+from aem.spans import aem_span_modulate, spans_from_mask
 
 ESTIMATOR_NAMES = ("aem",)
-ENTROPY_KEY = "aem_token_entropy"
 DEFAULTS: dict[str, Any] = {
     "lam": 1.0, "min_range": 0.1, "scope": "group", "variant": "aem", "base": "grpo", "proxy": "entropy",
 }
@@ -86,9 +83,21 @@ def compute_aem_outcome_advantage(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """verl estimator convention: ``(token_level_rewards[bs,L], response_mask[bs,L], index, config) -> (adv, ret)``.
 
+    Args:
+        token_level_rewards: ``[bs, L]``; a trajectory's score is the sum of its row.
+        response_mask: ``[bs, L]``; its runs of ones are the trajectory's turns.
+        index: ``[bs]`` uids (task groups), any hashable objects.
+        config: verl's algorithm config (``norm_adv_by_std_in_grpo``, ``aem``), or None.
+        token_entropy: ``[bs, L]`` old-policy token entropies.
+        old_log_probs: ``[bs, L]`` old-policy log-probs of the sampled tokens.
+        epsilon: GRPO's std epsilon.
+
+    Returns:
+        ``(advantages[bs, L], returns[bs, L])``, both the per-turn modulated advantages (verl's GRPO convention).
+
     Raises:
-        ValueError: no ``index`` (uid) or no proxy source (neither ``token_entropy`` nor ``old_log_probs``: the
-            hook from ``install()`` is not active).
+        ValueError: no ``index`` (uid), an unknown option, or no proxy source (neither ``token_entropy`` nor
+            ``old_log_probs``: the trainer hooks of ``harness.verl.trainer_hooks`` are not installed).
     """
     if index is None:
         raise ValueError("AEM needs the group ids (uid) that verl passes as `index`")
@@ -103,105 +112,29 @@ def compute_aem_outcome_advantage(
     else:
         base = _BASES[hp["base"]](scores, groups)
     if hp["proxy"] == "entropy" and token_entropy is not None:
-        proxy = response_entropy(token_entropy.float(), response_mask)
+        token_values = token_entropy.float()
     elif old_log_probs is not None and hp["proxy"] in ("entropy", "surprisal"):
-        proxy = response_surprisal(old_log_probs.float(), response_mask)
+        token_values = -old_log_probs.float()
     else:
         raise ValueError(
             "AEM found no entropy source: pass token_entropy or old_log_probs. In verl, import "
-            "aem.adapters.verl (VERL_USE_EXTERNAL_MODULES=aem.adapters.verl) so its compute_advantage hook forwards "
-            f"'{ENTROPY_KEY}' / 'old_log_probs' from the batch (proxy={hp['proxy']!r})"
+            "harness.verl.trainer_hooks (VERL_USE_EXTERNAL_MODULES=aem.adapters.verl,harness.verl.trainer_hooks) so "
+            f"verl's compute_advantage forwards them from the batch (proxy={hp['proxy']!r})"
         )
-    modulated, _alpha = aem_modulate(
-        base, proxy, groups, lam=hp["lam"], min_range=hp["min_range"], scope=hp["scope"], variant=hp["variant"]
+    advantages, _alpha = aem_span_modulate(
+        base.to(token_level_rewards.dtype), token_values, spans_from_mask(response_mask), groups, lam=hp["lam"],
+        min_range=hp["min_range"], scope=hp["scope"], variant=hp["variant"],
     )
-    advantages = broadcast_to_tokens(modulated.to(token_level_rewards.dtype), response_mask)
     return advantages, advantages
 
 
-def _wrap_compute_advantage(original: Any) -> Any:
-    """The hook: forward the batch's entropy / old log-probs to AEM estimators, defer to verl for the rest."""
-    if getattr(original, "_aem_hook", False):
-        return original
-
-    @functools.wraps(original)
-    def compute_advantage(data: Any, adv_estimator: Any, *args: Any, **kwargs: Any) -> Any:
-        name = getattr(adv_estimator, "value", adv_estimator)
-        if name not in ESTIMATOR_NAMES:
-            return original(data, adv_estimator, *args, **kwargs)
-        from verl.trainer.ppo import core_algos
-        from verl.trainer.ppo.ray_trainer import compute_response_mask
-
-        if "response_mask" not in data.batch.keys():
-            data.batch["response_mask"] = compute_response_mask(data)
-        keys = data.batch.keys()
-        norm = kwargs.get("norm_adv_by_std_in_grpo", args[3] if len(args) > 3 else True)
-        config = kwargs.get("config", args[4] if len(args) > 4 else None)
-        fn = core_algos.get_adv_estimator_fn(name)
-        advantages, returns = fn(
-            token_level_rewards=data.batch["token_level_rewards"],
-            response_mask=data.batch["response_mask"],
-            index=data.non_tensor_batch.get("uid"),
-            config=_NormOverride(config, norm),
-            token_entropy=data.batch[ENTROPY_KEY] if ENTROPY_KEY in keys else None,
-            old_log_probs=data.batch["old_log_probs"] if "old_log_probs" in keys else None,
-        )
-        data.batch["advantages"] = advantages
-        data.batch["returns"] = returns
-        return data
-
-    compute_advantage._aem_hook = True  # type: ignore[attr-defined]
-    return compute_advantage
-
-
-class _NormOverride:
-    """A read-only view of verl's algorithm config whose ``norm_adv_by_std_in_grpo`` is the call's argument."""
-
-    def __init__(self, config: Any, norm: bool) -> None:
-        self._config, self.norm_adv_by_std_in_grpo = config, bool(norm)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if key == "norm_adv_by_std_in_grpo":
-            return self.norm_adv_by_std_in_grpo
-        getter = getattr(self._config, "get", None)
-        return getter(key, default) if callable(getter) else getattr(self._config, key, default)
-
-    def __getattr__(self, key: str) -> Any:
-        return self.get(key)
-
-
-def _wrap_old_log_prob(original: Any) -> Any:
-    """Copy ``entropys`` to ``aem_token_entropy`` in the legacy trainer's old-log-prob output (``fit`` pops it)."""
-    if getattr(original, "_aem_hook", False):
-        return original
-
-    @functools.wraps(original)
-    def _compute_old_log_prob(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
-        output = result[0] if isinstance(result, tuple) else result
-        if "entropys" in output.batch.keys():
-            output.batch[ENTROPY_KEY] = output.batch["entropys"].clone()
-        return result
-
-    _compute_old_log_prob._aem_hook = True  # type: ignore[attr-defined]
-    return _compute_old_log_prob
-
-
 def install() -> None:
-    """Register ``"aem"`` in verl's estimator registry and install both hooks (idempotent)."""
-    from verl.trainer.ppo import core_algos, ray_trainer
+    """Register ``"aem"`` in verl's advantage-estimator registry (idempotent)."""
+    from verl.trainer.ppo import core_algos
 
     for name in ESTIMATOR_NAMES:
         if core_algos.ADV_ESTIMATOR_REGISTRY.get(name) is not compute_aem_outcome_advantage:
             core_algos.register_adv_est(name)(compute_aem_outcome_advantage)
-    ray_trainer.compute_advantage = _wrap_compute_advantage(ray_trainer.compute_advantage)
-    trainer = ray_trainer.RayPPOTrainer
-    trainer._compute_old_log_prob = _wrap_old_log_prob(trainer._compute_old_log_prob)
-    try:
-        from verl.trainer.ppo.v1 import utils as v1_utils
-    except ImportError:  # older verl without the v1 trainer
-        return
-    v1_utils.compute_advantage = _wrap_compute_advantage(v1_utils.compute_advantage)
 
 
 install()

@@ -1,25 +1,54 @@
 """verl agent loop `aemgym_env`: multi-turn episodes of any `agent_envs` env inside verl's async rollout.
 
 verl imports this module in every worker through `VERL_USE_EXTERNAL_MODULES=harness.verl.agent_loop` (together with
-`aem.adapters.verl` for the `aem` advantage estimator), then selects the loop per dataset row via its `agent_name`
-column. Each row's `extra_info` names the env and task (`harness.verl.launch.write_dataset` writes such rows).
+`aem.adapters.verl` for the `aem` advantage estimator and `harness.verl.trainer_hooks`), then selects the loop per
+dataset row via its `agent_name` column. Each row's `extra_info` names the env and task
+(`harness.verl.launch.write_dataset` writes such rows).
 
 One trajectory = one sample (verl's agent-loop layout, as rLLM/DeepSWE): prompt = the first observation, response =
-all assistant turns with the env's replies in between (mask 0). AEM's response proxy then averages the token
-entropies of the assistant tokens only. Requires verl 0.9.x (`.venv-verl`).
+all assistant turns with the env's replies in between (mask 0). The `aem` estimator finds the turns as the runs of
+ones of that mask and gives each its own α. Requires verl 0.9.x (`.venv-verl`).
+
+Env calls never block verl's event loop: `gym.make`, `reset`, `step` and `close` run in a thread pool shared by all
+trajectories of this worker process (`harness.rollout.env_executors.ThreadExecutor`), sized to the trajectories one
+`AgentLoopWorker` runs at once, so a slow env (SWE-bench grading takes minutes) stalls only its own trajectory.
+Threads, not processes: the slow envs wait on subprocesses or containers (GIL released), and env state stays in
+this process. Idle threads cost nothing; a validation batch larger than the pool queues its env calls.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from typing import Any
 from uuid import uuid4
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetrics, AgentLoopOutput, register
 
+from harness.rollout.env_executors import ThreadExecutor
 from harness.verl.multiturn import ChatTokens, play_token_episode
 
 AGENT_NAME = "aemgym_env"
+#: Overrides the env thread-pool size of each agent-loop worker process.
+POOL_SIZE_VAR = "AEMGYM_VERL_ENV_THREADS"
+_executors: dict[int, ThreadExecutor] = {}
+
+
+def env_pool_size(config: Any) -> int:
+    """Trajectories one `AgentLoopWorker` plays at once: its share of a training batch, `batch × n / workers`."""
+    if os.environ.get(POOL_SIZE_VAR):
+        return max(1, int(os.environ[POOL_SIZE_VAR]))
+    rollout = config.actor_rollout_ref.rollout
+    trajectories = int(config.data.train_batch_size) * int(rollout.n)
+    return max(1, math.ceil(trajectories / max(1, int(rollout.agent.num_workers))))
+
+
+def env_executor(size: int) -> ThreadExecutor:
+    """The process-wide env thread pool of `size` threads (made on first use; verl makes one loop per trajectory)."""
+    if size not in _executors:
+        _executors[size] = ThreadExecutor(max_workers=size)
+    return _executors[size]
 
 
 def env_spec(extra_info: Any) -> dict[str, Any]:
@@ -41,12 +70,8 @@ class GymEnvAgentLoop(AgentLoopBase):
     """Plays one env episode per call with the rollout server; returns the token buffer and the scalar reward."""
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
-        import gymnasium as gym
-
-        import agent_envs  # noqa: F401 - registers the env ids in this worker
-
         spec = env_spec(kwargs.get("extra_info"))
-        env = gym.make(spec["env_id"], **spec["env_kwargs"])
+        env = await env_executor(env_pool_size(self.config)).open(spec["env_id"], spec["env_kwargs"])
         request_id = uuid4().hex  # one id per trajectory: sticky routing / prefix cache on the server
 
         async def generate(prompt_ids: list[int]) -> tuple[list[int], list[float] | None]:
@@ -59,7 +84,7 @@ class GymEnvAgentLoop(AgentLoopBase):
                 env, ChatTokens(self.tokenizer, spec["system_prompt"]), generate, task_id=spec["task_id"],
                 max_turns=spec["max_turns"], max_response_tokens=int(self.rollout_config.response_length))
         finally:
-            env.close()
+            await env.close()
         reward = spec["reward_scale"] * episode.total_reward - spec["invalid_penalty"] * episode.invalid_actions
         return AgentLoopOutput(
             prompt_ids=episode.prompt_ids,

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXTERNAL_MODULES = "aem.adapters.verl,harness.verl.agent_loop"
+EXTERNAL_MODULES = "aem.adapters.verl,harness.verl.trainer_hooks,harness.verl.agent_loop"
 
 
 def write_dataset(path: Path, env_id: str, task_ids: list[str], *, env_kwargs: dict[str, Any] | None = None,

@@ -70,11 +70,20 @@ class TokenEpisode:
 
 async def play_token_episode(env: Any, chat: ChatTokens, generate: Generate, *, task_id: str, max_turns: int,
                              max_response_tokens: int, seed: int | None = None) -> TokenEpisode:
-    """Play one episode of a `TextEnv` (sync env, called inline) with token-level bookkeeping.
+    """Play one episode with token-level bookkeeping.
+
+    Args:
+        env: an async env handle (`harness.rollout.env_executors.EnvHandle`: awaitable `reset` and `step`), so
+            env calls run wherever its executor puts them (a thread pool in the verl agent loop).
+        chat: the tokenizer's template pieces.
+        generate: the model call.
+        task_id, seed: passed to `reset`.
+        max_turns: model turns at most.
+        max_response_tokens: the response buffer's budget (generated and env tokens together).
 
     Stops when the env terminates/truncates, after `max_turns`, or when the response budget would be exceeded.
     """
-    observation, info = env.reset(seed=seed, options={"task_id": task_id})
+    observation, info = await env.reset(seed=seed, options={"task_id": task_id})
     episode = TokenEpisode(prompt_ids=chat.first_prompt(observation))
     context = list(episode.prompt_ids)
     for _ in range(max_turns):
@@ -88,7 +97,7 @@ async def play_token_episode(env: Any, chat: ChatTokens, generate: Generate, *, 
         context += token_ids
         episode.num_turns += 1
         text = chat.tokenizer.decode([t for t in token_ids if t != chat.eos_id], skip_special_tokens=True)
-        observation, reward, terminated, truncated, info = env.step(text)
+        observation, reward, terminated, truncated, info = await env.step(text)
         episode.total_reward += float(reward)
         episode.invalid_actions += int(not info.get("action_valid", True))
         episode.success = bool(info.get("success", False))
