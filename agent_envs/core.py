@@ -126,6 +126,9 @@ class TextEnv(gym.Env[str, str]):
     """Base class of every `agent_envs` environment. Observation: text. Action: the model's raw response text."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    #: Where a harness should run this env (`process` for engines whose calls hold a process-wide lock, `inline` for
+    #: microsecond steps, `thread` otherwise).
+    executor_hint: ClassVar[str] = "thread"
     #: Fed back as the observation when the response cannot be parsed into an action.
     invalid_feedback: ClassVar[str] = (
         "Invalid action: {reason}. Reply with exactly one action inside <action>...</action> tags."

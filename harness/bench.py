@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.config import BenchConfig
 from harness.rollout import EpisodeSpec, make_executor, run_episodes_sync
-from harness.rollout.env_executors import executor_kwargs
+from harness.rollout.env_executors import executor_kwargs, resolve_executor_name
 from harness.storage import RunStore, new_run_dir
 from harness.tasks import resolve_env_id, task_ids, text_env
 from harness.types import Policy
@@ -74,7 +74,8 @@ def run_bench(config: BenchConfig, policy: Policy | None = None, *, api_key: str
     with RunStore(run_dir, header=header, resume=config.output.resume) as store:
         if policy is None:
             policy = build_policy(config.policy, config.model, concurrency=ro.concurrency, api_key=api_key)
-        executor = make_executor(ro.executor, **executor_kwargs(ro.executor, ro.concurrency, ro.workers))
+        name = resolve_executor_name(ro.executor, env_id)
+        executor = make_executor(name, **executor_kwargs(name, ro.concurrency, ro.workers, ro.step_timeout_s))
         try:
             run_episodes_sync(env_id, config.env.make_kwargs(), policy, specs, prompt=config.prompt,
                               concurrency=ro.concurrency, store=store, executor=executor, progress=progress)

@@ -145,10 +145,13 @@ class RolloutSection(Section):
     """Episodes per task (`bench -k`; the group size G of `train`)."""
     concurrency: int = 8
     """Most episodes in flight."""
-    executor: str = "thread"
-    """Where envs live: `thread`, `inline`, `process`, `ray`, or a dotted path."""
+    executor: str = "auto"
+    """Where envs run: `auto` (the env's own choice: processes for engines with a process-wide lock, threads for
+    I/O-bound envs), `thread`, `inline`, `process`, `ray`, or a dotted path. One executor serves the whole run."""
     workers: int | None = None
-    """Worker processes of the `process` executor (None: from the concurrency and the cores)."""
+    """Worker processes of `process` (None: min(concurrency, cores)); actors of `ray` (None: the cluster's CPUs)."""
+    step_timeout_s: float | None = 3600.0
+    """Limit of one env reset or step; a hung step fails its episode and its process worker is replaced."""
 
 
 class OutputSection(Section):
@@ -302,7 +305,8 @@ LEARNER_PRESETS: dict[str, tuple[str, str]] = {
 
 #: Keys that may differ when a run is resumed: they change how fast or where a run goes, not its results.
 NOT_RESULT_KEYS = (
-    "output", "rollout.concurrency", "rollout.executor", "rollout.workers", "policy.max_batch", "loop.iterations",
+    "output", "rollout.concurrency", "rollout.executor", "rollout.workers", "rollout.step_timeout_s",
+    "policy.max_batch", "loop.iterations",
     "loop.tensorboard", "loop.wandb", "loop.threads", "loop.checkpoint_every", "loop.keep_checkpoints",
 )
 

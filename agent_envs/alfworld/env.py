@@ -38,6 +38,8 @@ class ALFWorldEnv(TextEnv):
             or "planner": the planner expert (one Fast Downward plan per game); "handcoded": ALFWorld's handcoded one.
     """
 
+    executor_hint = "process"
+
     prompt_module: ClassVar[str] = "agent_envs.alfworld.prompts"
     _task_sets: ClassVar[dict[tuple[str, str, tuple], TaskSet]] = {}
 

@@ -41,6 +41,8 @@ class DoorsEnv(TextEnv):
         lenient: also accept a bare door label ("B", "door b") without tags, as tiny models emit.
     """
 
+    executor_hint = "inline"
+
     def __init__(
         self, *, n_rooms: int = 3, n_doors: int = 4, dark_fraction: float = 0.0, lenient: bool = True, **kw: Any
     ):

@@ -20,7 +20,13 @@ from typing import Any
 
 from harness.config import PromptSection
 from harness.prompting import PromptBuilder
-from harness.rollout.env_executors import EnvExecutor, EnvHandle, executor_kwargs, make_executor
+from harness.rollout.env_executors import (
+    EnvExecutor,
+    EnvHandle,
+    executor_kwargs,
+    make_executor,
+    resolve_executor_name,
+)
 from harness.rollout.episode import run_episode
 from harness.storage import RunStore
 from harness.types import Episode, Policy
@@ -56,8 +62,10 @@ def _error_episode(spec: EpisodeSpec, env_id: str, exc: BaseException) -> Episod
 async def play_spec(
     spec: EpisodeSpec, env_id: str, env_kwargs: dict, policy: Policy, builder: PromptBuilder, executor: EnvExecutor
 ) -> Episode:
-    """Open an env in `executor`, play `spec` and close it; an env that fails to start gives an `error` episode."""
+    """Take an env from `executor`, play `spec` and give the env back (kept for the next episode only when this one
+    ended normally); an env that fails to start gives an `error` episode."""
     handle: EnvHandle | None = None
+    episode: Episode | None = None
     try:
         handle = await executor.open(env_id, env_kwargs)
         options = {"split": spec.split} if spec.split else None
@@ -72,7 +80,7 @@ async def play_spec(
     finally:
         if handle is not None:
             try:
-                await handle.close()
+                await handle.close(reuse=episode is not None and episode.status == "ok")
             except Exception:  # noqa: BLE001 - a failing close must not lose the episode
                 pass
 
@@ -86,7 +94,7 @@ async def run_episodes(
     prompt: PromptSection | PromptBuilder | None = None,
     concurrency: int = 8,
     store: RunStore | None = None,
-    executor: str | EnvExecutor = "thread",
+    executor: str | EnvExecutor = "auto",
     retry_errors: bool = True,
     progress: bool = True,
 ) -> list[Episode]:
@@ -100,8 +108,8 @@ async def run_episodes(
         prompt: the prompt section (or a ready `PromptBuilder`).
         concurrency: most episodes in flight.
         store: where finished episodes are appended; episodes already in it are returned, not replayed.
-        executor: "thread", "inline", "process", "ray", a dotted path, or an `EnvExecutor` instance (an instance is
-            left running for the caller; a name is started and shut down here).
+        executor: "auto", "thread", "inline", "process", "ray", a dotted path, or an `EnvExecutor` instance (an
+            instance is left running for the caller; a name is started and shut down here).
         retry_errors: play again the stored episodes whose status is `error` (an endpoint that was down, a sandbox
             that did not start, ...).
         progress: show a progress bar on stderr.
@@ -120,8 +128,11 @@ async def run_episodes(
         done = store.load(store.finished_ids(include_errors=not retry_errors) & set(ids))
     todo = [s for s in specs if s.episode_id not in done]
     owned = isinstance(executor, str)
-    env_executor = make_executor(executor, **executor_kwargs(executor, concurrency)) if isinstance(executor, str) \
-        else executor
+    if isinstance(executor, str):
+        name = resolve_executor_name(executor, env_id)
+        env_executor = make_executor(name, **executor_kwargs(name, concurrency))
+    else:
+        env_executor = executor
     semaphore = asyncio.Semaphore(max(1, concurrency))
     bar = None
     if progress and todo:

@@ -4,7 +4,8 @@ Heavy engines (ALFWorld's TextWorld, a browser) keep their state and their GIL i
 side by side without blocking the caller. Each worker hosts several envs, keyed by a handle id; requests go down a
 pipe and a reader thread per worker resolves `concurrent.futures.Future`s, so callers in any thread (or asyncio via
 `asyncio.wrap_future`) wait without blocking one another. A worker that dies fails its pending calls with
-`EnvUnavailable` instead of hanging.
+`EnvUnavailable` instead of hanging and is replaced on the next `open`; a worker stuck in a call is killed and
+replaced (`replace_worker_of`); workers die with their parent, so none outlives the run.
 
 Workers are started as `python -m harness.rollout.workers --fd N` over a socket pair with `multiprocessing.connection`
 framing, rather than with `multiprocessing.Process`: spawn re-imports the caller's `__main__`, which re-runs any
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -146,14 +148,24 @@ class EnvWorkerPool:
         self._homes: dict[int, _Worker] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self.restarts = 0
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill `worker` (if still running) and start a fresh one in its slot (call with the lock held)."""
+        if worker.process.poll() is None:
+            worker.process.kill()
+        index = self._workers.index(worker)
+        self._workers[index] = _Worker(index)
+        self.restarts += 1
 
     def open(self, env_id: str, env_kwargs: dict[str, Any] | None = None) -> tuple[int, Future]:
         """Make an env in a worker; returns its handle and a future that resolves once it exists."""
         with self._lock:
             if self._closed:
                 raise EnvUnavailable("the env worker pool is closed")
-            alive = [w for w in self._workers if w.alive] or self._workers
-            worker = min(alive, key=lambda w: w.open_envs)
+            for dead in [w for w in self._workers if not w.alive]:
+                self._replace(dead)
+            worker = min(self._workers, key=lambda w: w.open_envs)
             handle = next(self._ids)
             worker.open_envs += 1
             self._homes[handle] = worker
@@ -168,13 +180,29 @@ class EnvWorkerPool:
             return future
         return worker.call(next(self._ids), handle, method, args, kwargs)
 
+    def is_alive(self, handle: int) -> bool:
+        """Whether the env behind `handle` still lives (its worker runs and has not been replaced)."""
+        worker = self._homes.get(handle)
+        return worker is not None and worker.alive and worker in self._workers
+
+    def replace_worker_of(self, handle: int) -> None:
+        """Kill the worker hosting `handle` (stuck in a call) and start a fresh one; its envs' calls fail."""
+        with self._lock:
+            worker = self._homes.get(handle)
+            if worker is not None and worker in self._workers and not self._closed:
+                self._replace(worker)
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids."""
+        return [w.process.pid for w in self._workers]
+
     def release(self, handle: int) -> Future:
         """Close the env behind `handle` (idempotent)."""
         with self._lock:
             worker = self._homes.pop(handle, None)
             if worker is not None:
                 worker.open_envs -= 1
-        if worker is None:
+        if worker is None or not worker.alive or worker not in self._workers:  # gone with its worker
             done: Future = Future()
             done.set_result(None)
             return done
@@ -199,6 +227,7 @@ class EnvWorkerPool:
                 worker.process.kill()
                 worker.process.wait(5.0)
             worker.conn.close()
+        self._homes.clear()
 
     def __enter__(self) -> EnvWorkerPool:
         return self
@@ -214,7 +243,22 @@ def _main() -> None:
     if len(sys.argv) != 3 or sys.argv[1] != "--fd":
         sys.exit("usage: python -m harness.rollout.workers --fd N (started by EnvWorkerPool)")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _tie_to_parent()
     _worker_main(Connection(int(sys.argv[2])))
+
+
+def _tie_to_parent() -> None:
+    """Never outlive the run: die with the parent (Linux), and leave Ctrl-C to it (it shuts the pool down)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the closed socket still ends the worker loop
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 if __name__ == "__main__":

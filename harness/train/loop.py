@@ -20,7 +20,7 @@ import torch
 from harness.config import TrainConfig
 from harness.prompting import PromptBuilder
 from harness.rollout import EpisodeSpec, make_executor, run_episodes
-from harness.rollout.env_executors import executor_kwargs
+from harness.rollout.env_executors import executor_kwargs, resolve_executor_name
 from harness.storage import RunStore, new_run_dir
 from harness.tasks import resolve_env_id, task_ids
 from harness.train.checkpoint import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -83,7 +83,8 @@ class Trainer:
 
         self.builder = PromptBuilder(agent_envs.env_class(self.env_id), config.prompt)
         ro = config.rollout
-        self.executor = make_executor(ro.executor, **executor_kwargs(ro.executor, ro.concurrency, ro.workers))
+        name = resolve_executor_name(ro.executor, self.env_id)
+        self.executor = make_executor(name, **executor_kwargs(name, ro.concurrency, ro.workers, ro.step_timeout_s))
         self.iteration = 0
         self.logger = MetricsLogger(self.run_dir, tensorboard=config.loop.tensorboard, wandb=config.loop.wandb,
                                     config=config.model_dump(mode="json"))

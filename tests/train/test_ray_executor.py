@@ -1,4 +1,5 @@
-"""`RayExecutor`: Doors envs as Ray actors in a local Ray instance, driven by the harness's async runner."""
+"""`RayExecutor`: Doors envs hosted by long-lived Ray actors (several envs each, reused across episodes) in a local
+Ray instance, driven by the harness's async runner."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from harness.rollout.ray_executor import RayExecutor
 
 @pytest.fixture(scope="module")
 def executor():
-    ex = RayExecutor(num_cpus=2, cpus_per_env=0.01)
+    ex = RayExecutor(num_cpus=2, n_actors=2, cpus_per_actor=0.5)
     yield ex
     ex.shutdown()
 
@@ -28,6 +29,11 @@ def test_ray_actors_run_doors_episodes_like_the_thread_executor(executor):
                                    progress=False)
     assert [e.status for e in via_ray] == ["ok"] * 3, via_ray[0].error
     assert all(e.success for e in via_ray)
+    made = executor.made
+    again = run_episodes_sync("agent_envs/Doors-v0", kwargs, ExpertPolicy(), specs, executor=executor, progress=False,
+                              concurrency=3)
+    assert all(e.success for e in again) and executor.made == made and executor.reused >= 3  # envs outlive episodes
+    assert len(executor._actors) == 2
     assert [[t.observation for t in e.turns] for e in via_ray] == [[t.observation for t in e.turns] for e in via_thread]
 
 
