@@ -15,7 +15,6 @@ Both indexes are cached under `cache_dir` keyed by a hash of the index texts.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import re
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from agent_envs.errors import DependencyNotInstalled
-from agent_envs.webshop.catalog import Catalog
+from agent_envs.webshop.catalog import Catalog, default_cache_dir
 
 SEARCH_RETURN_N = 50
 PRODUCT_WINDOW = 10
@@ -35,11 +34,6 @@ LUCENE_STOPWORDS = frozenset(
 )
 _POSSESSIVE = re.compile(r"'s\b")
 _TOKEN = re.compile(r"[^\W_]+")
-
-
-def default_cache_dir() -> Path:
-    """`$AEMGYM_CACHE/webshop`, default `~/.cache/aemgym/webshop`."""
-    return Path(os.environ.get("AEMGYM_CACHE", Path.home() / ".cache" / "aemgym")) / "webshop"
 
 
 def index_text(product: dict[str, Any]) -> str:
