@@ -42,6 +42,7 @@ def fuzz(env: gym.Env, n_actions: int, seed: int, plain_share: float) -> Counter
         counts["steps"] += 1
         counts["valid"] += info[ACTION_VALID]
         counts["surrogate_in_obs"] += bool(LONE_SURROGATE.search(obs))
+        counts["surrogate_in_info"] += bool(LONE_SURROGATE.search(json.dumps(info, default=str, ensure_ascii=False)))
         if terminated or truncated:
             counts["resets"] += 1
             obs, info = env.reset(seed=rng.randrange(1 << 30))
@@ -56,7 +57,8 @@ def run_fuzz(env_id: str, n_actions: int, *, seed: int = 16, plain_share: float 
         env.close()
     print(f"{env_id}: {dict(counts)}")
     assert counts["steps"] == n_actions
-    assert counts["surrogate_in_obs"] == 0, "an env echoed a lone surrogate"  # all envs clean actions first
+    # all envs clean actions first: nothing they return needs escaping
+    assert counts["surrogate_in_obs"] == counts["surrogate_in_info"] == 0, "an env echoed a lone surrogate"
     return counts
 
 

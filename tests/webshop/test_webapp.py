@@ -132,6 +132,7 @@ def test_live_server_answers_malformed_requests_with_4xx(live_server, world_1k):
         for path in _malformed_paths(rng, "")[:3]:  # the three known ones: a clear 4xx message
             res = http.get(path)
             assert res.status_code in (400, 404) and ("page must be" in res.text or "no goal" in res.text), res.text
+    print(f"malformed requests by status: {statuses}")
     assert statuses.get(400, 0) > 50 and statuses.get(404, 0) > 50, statuses
 
 
