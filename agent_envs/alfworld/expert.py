@@ -11,7 +11,6 @@ limit hit, no plan) the expert raises `ExpertUnavailable`: the episode is an err
 from __future__ import annotations
 
 import json
-import logging
 import math
 import multiprocessing as mp
 import os
@@ -26,7 +25,6 @@ from typing import Any
 from agent_envs.alfworld.engine import CACHE_DIR, ENGINE_LOCK, AlfredEngine, game_digest
 from agent_envs.errors import ExpertUnavailable
 
-log = logging.getLogger(__name__)
 PLAN_CACHE = CACHE_DIR / "plans"
 FALLBACK_ACTION = "look"  # the handcoded expert's first action (as AlfredExpert's) and what it says once it gave up
 
