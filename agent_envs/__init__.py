@@ -14,6 +14,7 @@ from agent_envs.errors import (
     DataNotFound,
     DependencyNotInstalled,
     EnvUnavailable,
+    ExpertUnavailable,
     SandboxError,
     TaskNotFound,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "DataNotFound",
     "DependencyNotInstalled",
     "EnvUnavailable",
+    "ExpertUnavailable",
     "SandboxError",
     "Task",
     "TaskNotFound",

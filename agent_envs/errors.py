@@ -28,3 +28,11 @@ class DependencyNotInstalled(AgentEnvsError, ImportError):
 
 class DataNotFound(AgentEnvsError, FileNotFoundError):
     """A data directory or file is missing or malformed; the message says where it was looked for."""
+
+
+class ExpertUnavailable(AgentEnvsError, RuntimeError):
+    """The env's expert could not produce an action (e.g. its planner hit its CPU or memory limit, or found no plan).
+
+    Raised from `reset`/`step` of an env made with `expert=True`: the episode is an infrastructure error, never a
+    silent stand-in action.
+    """

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: valid in a Python str, not encodable as UTF-8
 MAX_ACTION_CHARS = 2000
 
 
@@ -27,9 +28,13 @@ def extract_tag(text: str, tag: str = "action") -> str | None:
 
 
 def clean_action(action: str, max_chars: int = MAX_ACTION_CHARS) -> str:
-    """Normalise an extracted action: NFKC, control characters removed, whitespace collapsed, length capped."""
-    action = unicodedata.normalize("NFKC", action)
-    action = _CONTROL.sub(" ", action)
+    """Normalise an extracted action: NFKC, control characters removed, lone surrogates replaced by U+FFFD (so an
+    observation that echoes the action is valid UTF-8), whitespace collapsed, length capped.
+
+    Only the first `8 * max_chars` characters are read: NFKC can expand one character into 18, and a megabyte-long
+    action is cut to `max_chars` anyway."""
+    action = unicodedata.normalize("NFKC", action.strip()[: 8 * max_chars])
+    action = _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", action))
     return " ".join(action.split())[:max_chars]
 
 

@@ -11,6 +11,8 @@ first admissible action, or the expert when the env has one).
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -41,6 +43,48 @@ BAD_RESPONSES: tuple[str, ...] = (
     "<action>" + "x" * 5000 + "</action>",
     "y" * (1 << 20),
 )
+
+#: Pieces of hostile model output: lone surrogates, NUL and control characters, bidi and zero-width marks, characters
+#: NFKC expands, nested and unclosed tags, JSON/HTML/shell injection, format strings, brackets of the action syntaxes.
+HOSTILE_PIECES: tuple[str, ...] = (
+    "\ud83d", "\udc00", "\ud83d\ude00", "\x00", "\x01\x02\x1b[31m", "\x7f\x85\x9b", "\r\n\t\x0b\x0c", "\u202e",
+    "\u200f\u2066\u2069", "\u200b\ufeff", "e\u0301\u0301", "\ufdfa", "\ufb03", "²", "٣", "１", "𝔘𝔫𝔦", "😀", "行动",
+    "<action>", "</action>", "<action><action>", "</action></action>", "<think>", "</think>", "<action/>", "<",
+    ">", "&lt;action&gt;", '{"action": "x"}', '{"a": [', "<script>alert(1)</script>", "' OR 1=1; --", "$(id)", "`id`",
+    "{0}", "{}", "{{", "%s", "%(x)s", "%n%n", "\\", "\\n", "[", "]", "[[", "]]", "search[", "click[", "go to",
+    "```bash\n", "```", "\n", " ", "",
+)  # fmt: skip
+
+
+def hostile_response(rng: random.Random, actions: Sequence[str] = (), *, plain_share: float = 0.1,
+                     huge_share: float = 0.002) -> str:
+    """One hostile model response: random hostile pieces, sometimes around or inside an admissible action.
+
+    Args:
+        rng: the generator (seed it: a failure must replay).
+        actions: admissible actions now: a third of the responses build on one of them.
+        plain_share: share of responses that are just an admissible action (so the fuzz goes deeper into episodes).
+        huge_share: share of responses padded to about 1 MB.
+    """
+    if actions and rng.random() < plain_share:
+        return f"<action>{rng.choice(list(actions))}</action>"
+    parts = [rng.choice(HOSTILE_PIECES) for _ in range(rng.randint(1, 6))]
+    if actions and rng.random() < 0.33:
+        action = rng.choice(list(actions))
+        parts.insert(rng.randrange(len(parts) + 1), action[: rng.randint(0, len(action))] if rng.random() < 0.3
+                     else action)  # fmt: skip
+    text = "".join(parts)
+    roll = rng.random()
+    if roll < 0.4:
+        text = f"<action>{text}</action>"
+    elif roll < 0.5:
+        text = f"<action>{rng.choice(['search', 'click'])}[{text}]</action>"
+    elif roll < 0.55:
+        text = f"```bash\n{text}\n```"
+    if rng.random() < huge_share:
+        pad = rng.choice(["A", "\ud83d", "<action>", "\x00", "\ufdfa", "search["])
+        text += (pad * ((1 << 20) // len(pad) + 1))[: 1 << 20]
+    return text
 
 
 class TextEnvConformance:

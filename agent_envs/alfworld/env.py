@@ -33,7 +33,8 @@ class ALFWorldEnv(TextEnv):
         grammar: "as_shipped" (each file's own grammar) or "new" (old-grammar games regenerated in the 0.4 grammar).
         success_reward: reward on winning (verl-agent uses 10).
         lenient: also accept a bare admissible command without `<action>` tags.
-        plan_cache: directory caching expert plans (None disables); plan_timeout_s / plan_memory_mb limit one plan.
+        plan_cache: directory caching expert plans (None disables); plan_cpu_s (CPU seconds, `RLIMIT_CPU`) and
+            plan_memory_mb limit one plan. A failed plan raises `ExpertUnavailable` from `reset`/`step`.
         **kwargs: `TextEnv` options (`split`, `expert`, `invalid_action_penalty`, `render_mode`, ...). `expert=True`
             or "planner": the planner expert (one Fast Downward plan per game); "handcoded": ALFWorld's handcoded one.
     """
@@ -53,7 +54,7 @@ class ALFWorldEnv(TextEnv):
         success_reward: float = 1.0,
         lenient: bool = False,
         plan_cache: str | os.PathLike | None = PLAN_CACHE,
-        plan_timeout_s: float = 600.0,
+        plan_cpu_s: float = 600.0,
         plan_memory_mb: int = 4096,
         **kwargs: Any,
     ) -> None:
@@ -76,7 +77,7 @@ class ALFWorldEnv(TextEnv):
             self._expert = HandcodedExpert(self.engine)
         else:
             self._expert = PlanExpert(
-                self.engine, cache_dir=plan_cache, timeout_s=plan_timeout_s, memory_mb=plan_memory_mb
+                self.engine, cache_dir=plan_cache, cpu_s=plan_cpu_s, memory_mb=plan_memory_mb
             )
         self._admissible: list[str] = []
         self._won = False

@@ -1,29 +1,32 @@
 """The ALFWorld expert: one plan per game, replayed step by step.
 
 The plan is the game's shipped `walkthrough` (0.4 data) or else one Fast Downward plan from the initial state
-(`policy_commands`), computed once per game in a forked child under a time and memory limit and cached on disk by the
-game's digest. Two-object goals are planned in two stages (one object, then both): the planner's search is blind and
-the direct plan can take minutes and gigabytes. The plan is replanned only when the agent leaves it.
+(`policy_commands`), computed once per game in a forked child under a CPU-time limit (`RLIMIT_CPU`: a busy machine
+slows planning down but does not make it fail) and a memory limit, and cached on disk by the game's digest.
+Two-object goals are planned in two stages (one object, then both): the planner's search is blind and the direct
+plan can take minutes and gigabytes. The plan is replanned only when the agent leaves it. When planning fails (a
+limit hit, no plan) the expert raises `ExpertUnavailable`: the episode is an error, not an expert playing `look`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
+import math
 import multiprocessing as mp
 import os
 import random
 import re
 import resource
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 from agent_envs.alfworld.engine import CACHE_DIR, ENGINE_LOCK, AlfredEngine, game_digest
+from agent_envs.errors import ExpertUnavailable
 
-log = logging.getLogger(__name__)
 PLAN_CACHE = CACHE_DIR / "plans"
-FALLBACK_ACTION = "look"  # harmless and always admissible: what the expert says when it has no plan
+FALLBACK_ACTION = "look"  # the handcoded expert's first action (as AlfredExpert's) and what it says once it gave up
 
 
 def first_object_problem(problem: str) -> str | None:
@@ -64,8 +67,10 @@ def staged_plan(engine: AlfredEngine) -> list[str]:
     return first + rest if rest else []
 
 
-def _plan_in_child(engine: AlfredEngine, conn: mp.connection.Connection, memory_mb: int) -> None:
+def _plan_in_child(engine: AlfredEngine, conn: mp.connection.Connection, cpu_s: int, memory_mb: int) -> None:
     try:
+        # soft limit: SIGXCPU ends the child; the hard limit (SIGKILL) one second later if SIGXCPU is caught
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
         if memory_mb > 0:
             limit = memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
@@ -76,36 +81,53 @@ def _plan_in_child(engine: AlfredEngine, conn: mp.connection.Connection, memory_
         conn.close()
 
 
-def plan_with_limits(engine: AlfredEngine, timeout_s: float = 600.0, memory_mb: int = 4096) -> list[str] | None:
-    """A Fast Downward plan from the engine's current state, or None on timeout, memory exhaustion or no plan.
+def _death_reason(exitcode: int | None, cpu_s: int, memory_mb: int) -> str:
+    if exitcode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return f"the planner used up its CPU limit of {cpu_s} s (plan_cpu_s) or was killed (exit code {exitcode})"
+    return f"the planner process died (exit code {exitcode}; memory limit {memory_mb} MB)"
 
-    Planned in a forked child (limits; two-object goals in two stages, see `staged_plan`)."""
+
+def plan_with_limits(engine: AlfredEngine, cpu_s: float = 600.0, memory_mb: int = 4096) -> list[str]:
+    """A Fast Downward plan from the engine's current state, computed in a forked child (two-object goals in two
+    stages, see `staged_plan`) under `RLIMIT_CPU` = `cpu_s` CPU seconds and `RLIMIT_DATA` = `memory_mb`.
+
+    Wall-clock time is not limited: on a loaded machine planning takes longer but gives the same plan.
+
+    Raises:
+        ExpertUnavailable: the CPU or memory limit was hit, the planner failed, or there is no plan.
+    """
+    cpu_limit = max(1, math.ceil(cpu_s))
     if "fork" not in mp.get_all_start_methods():  # no fork: plan in-process, without limits or stages
-        return engine.plan() or None
+        plan = engine.plan()
+        if not plan:
+            raise ExpertUnavailable("Fast Downward found no plan from this state")
+        return plan
     ctx = mp.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_plan_in_child, args=(engine, child, memory_mb), daemon=True)
     # Fork while holding the engine lock: no other thread is then halfway through the engine's shared state, and the
     # child (whose only thread is this one, the lock's owner) can take the lock again instead of deadlocking on it.
+    # The pipe is made and its write end closed under the lock too, so no other planner child inherits that end
+    # (the parent sees EOF as soon as this child dies). A child that hangs without using CPU is the caller's to time
+    # out (the harness's step timeout); wall-clock limits here failed plans on busy machines.
     with ENGINE_LOCK:
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_plan_in_child, args=(engine, child, cpu_limit, memory_mb), daemon=True)
         proc.start()
-    child.close()
+        child.close()
     try:
-        if not parent.poll(timeout_s):
-            log.warning("Fast Downward planning exceeded %.0f s; giving up on this plan", timeout_s)
-            return None
-        status, result = parent.recv()
+        status, result = parent.recv()  # returns when the child sends or dies (EOF): its CPU limit bounds the wait
     except EOFError:
-        status, result = "error", f"planner process died (exit code {proc.exitcode})"
+        proc.join()
+        status, result = "died", _death_reason(proc.exitcode, cpu_limit, memory_mb)
     finally:
         if proc.is_alive():
             proc.kill()
         proc.join()
         parent.close()
     if status != "ok":
-        log.warning("Fast Downward planning failed: %s", result)
-        return None
-    return list(result) or None
+        raise ExpertUnavailable(f"Fast Downward planning failed: {result}")
+    if not result:
+        raise ExpertUnavailable("Fast Downward found no plan from this state")
+    return list(result)
 
 
 class PlanExpert:
@@ -114,28 +136,35 @@ class PlanExpert:
     Args:
         engine: the engine the env plays on (its current state is planned from).
         cache_dir: where plans are cached by game digest (None: no cache).
-        timeout_s / memory_mb: limits for one Fast Downward run.
+        cpu_s / memory_mb: CPU-time (`RLIMIT_CPU`) and memory (`RLIMIT_DATA`) limits of one Fast Downward run.
         use_walkthrough: take the game's shipped walkthrough when there is one.
     """
 
     def __init__(self, engine: AlfredEngine, *, cache_dir: str | os.PathLike | None = PLAN_CACHE,
-                 timeout_s: float = 600.0, memory_mb: int = 4096, use_walkthrough: bool = True) -> None:  # fmt: skip
+                 cpu_s: float = 600.0, memory_mb: int = 4096, use_walkthrough: bool = True) -> None:  # fmt: skip
         self.engine = engine
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.timeout_s, self.memory_mb, self.use_walkthrough = timeout_s, memory_mb, use_walkthrough
+        self.cpu_s, self.memory_mb, self.use_walkthrough = cpu_s, memory_mb, use_walkthrough
         self.plan: list[str] = []
         self.cursor = 0
         self.source = "none"
         self._stale = True
         self.replans = 0
         self.plan_seconds = 0.0  # wall time spent planning in this episode
-        self.failed = False  # the planner gave no plan (limits hit) in this episode
+        self.error: ExpertUnavailable | None = None  # planning failed in this episode: raised again, no new try
 
     def start(self) -> None:
         """Forget the previous game; the plan is made lazily at the first `next_action` (never if unused)."""
         self.plan, self.cursor, self.source, self._stale, self.replans = [], 0, "none", True, 0
         self.plan_seconds = 0.0
-        self.failed = False
+        self.error = None
+
+    def _planned(self) -> list[str]:
+        start = time.perf_counter()
+        try:
+            return plan_with_limits(self.engine, self.cpu_s, self.memory_mb)
+        finally:
+            self.plan_seconds += time.perf_counter() - start
 
     def initial_plan(self) -> list[str]:
         """The plan from the game's initial state: walkthrough, cached plan, or a new Fast Downward plan."""
@@ -148,11 +177,9 @@ class PlanExpert:
         if cache_file is not None and cache_file.is_file():
             self.source = "cache"
             return json.loads(cache_file.read_text())
-        start = time.perf_counter()
-        plan = plan_with_limits(self.engine, self.timeout_s, self.memory_mb) or []
-        self.plan_seconds += time.perf_counter() - start
+        plan = self._planned()
         self.source = "planner"
-        if plan and cache_file is not None:
+        if cache_file is not None:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
             tmp.write_text(json.dumps(plan))
@@ -161,25 +188,29 @@ class PlanExpert:
 
     def next_action(self) -> str:
         """The expert's next command (plans on first use, replans when the agent left the plan or the planned
-        command is not admissible, e.g. a walkthrough that does not fit this game)."""
-        for _attempt in range(2):
-            if self._stale and self.failed:
-                break  # the planner already failed (time/memory limit) in this episode: do not retry every step
-            if self._stale:
-                if self.cursor == 0 and not self.plan and self.replans == 0:
-                    self.plan = self.initial_plan()
-                else:
-                    start = time.perf_counter()
-                    self.plan, self.cursor = plan_with_limits(self.engine, self.timeout_s, self.memory_mb) or [], 0
-                    self.plan_seconds += time.perf_counter() - start
-                    self.source = "replanned"
-                self.replans += 1
-                self._stale = False
-            if self.cursor < len(self.plan) and self.plan[self.cursor] in self.engine.admissible():
-                return self.plan[self.cursor]
-            self.failed = self.failed or not self.plan
-            self._stale = True
-        return FALLBACK_ACTION
+        command is not admissible, e.g. a walkthrough that does not fit this game).
+
+        Raises:
+            ExpertUnavailable: planning failed (CPU or memory limit, no plan), now or earlier in this episode.
+        """
+        if self.error is not None:
+            raise ExpertUnavailable(str(self.error))
+        try:
+            for _attempt in range(2):
+                if self._stale:
+                    if self.cursor == 0 and not self.plan and self.replans == 0:
+                        self.plan = self.initial_plan()
+                    else:
+                        self.plan, self.cursor, self.source = self._planned(), 0, "replanned"
+                    self.replans += 1
+                    self._stale = False
+                if self.cursor < len(self.plan) and self.plan[self.cursor] in self.engine.admissible():
+                    return self.plan[self.cursor]
+                self._stale = True
+            raise ExpertUnavailable(f"the new plan's next command {self.plan[self.cursor:][:1]} is not admissible")
+        except ExpertUnavailable as exc:
+            self.error = exc
+            raise
 
     def observe(self, command: str, admissible_before: list[str]) -> None:
         """Track a command the env applied: advance along the plan, or mark it stale when the agent deviated."""

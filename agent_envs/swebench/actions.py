@@ -16,6 +16,7 @@ SUBMIT_SENTINEL = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 SUBMIT_COMMANDS = ("submit", f"echo {SUBMIT_SENTINEL}")
 MAX_COMMAND_CHARS = 100_000
 _FENCE = re.compile(r"```[ \t]*(?:bash|sh|shell|console)?[ \t]*\n(.*?)```", re.DOTALL)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class ParseError(ValueError):
@@ -38,6 +39,8 @@ def parse_command(response: str) -> str:
         raise ParseError(f"the command is longer than {MAX_COMMAND_CHARS} characters")
     if "\x00" in command:
         raise ParseError("the command contains a NUL character")
+    if _SURROGATE.search(command):  # cannot be encoded for the shell
+        raise ParseError("the command contains a lone UTF-16 surrogate (not valid Unicode text)")
     return command
 
 

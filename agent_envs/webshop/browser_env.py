@@ -86,14 +86,26 @@ class WebShopBrowserEnv(WebShopEnv):
 
     def _navigate(self, act: Any) -> None:
         """Run `act()` (a click/submit/get) and wait until the new page has replaced the old one and loaded."""
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
         old = self._driver.find_element(By.TAG_NAME, "html")
+
+        def replaced(_driver: Any) -> bool:
+            try:
+                old.is_enabled()
+                return False
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as exc:  # Chromium mid-navigation: "Node ... does not belong to the document"
+                if "does not belong to the document" in str(exc):
+                    return True
+                raise
+
         act()
         wait = WebDriverWait(self._driver, self.timeout)
-        wait.until(ec.staleness_of(old))
+        wait.until(replaced)
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def _get(self, path: str) -> None:
@@ -139,7 +151,7 @@ class WebShopBrowserEnv(WebShopEnv):
         self._sid = f"fixed_{index}_{os.getpid()}_{id(self) & 0xFFFF}_{self.np_random.integers(1 << 30)}"
         app_goal = self.world.goals[index]
         if self._server is not None:  # our own server: pin the goal for this unique session id
-            self._server.server.config.app.state.shop.sessions[self._sid] = {"goal": app_goal, "done": False}
+            self._server.server.config.app.state.shop.pin(self._sid, app_goal)
         self._shadow = Session(self.world, self._sid, app_goal)
         self._visited, self._reward = set(), None
         self._get(f"/{quote(self._sid, safe='')}")

@@ -14,7 +14,9 @@ so it is the same in every process. `original_randomness=True` restores the orig
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import random
 import re
 from collections import defaultdict
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_envs.errors import DataNotFound
-from agent_envs.webshop.nouns import noun_lists
+from agent_envs.webshop.nouns import noun_lists, tagger_id
 
 DUMMY_ATTR = "DUMMY_ATTR"
 STREAM_THRESHOLD_BYTES = 64 << 20
@@ -34,6 +36,32 @@ DROPPED_KEYS = (
     "total_reviews", "total_answered_questions", "seller_id", "seller_name", "fulfilled_by_amazon",
     "fast_track_message", "aplus_present", "small_description_old",
 )  # fmt: skip
+
+
+def default_cache_dir() -> Path:
+    """`$AEMGYM_CACHE/webshop`, default `~/.cache/aemgym/webshop` (search indexes, noun lists)."""
+    return Path(os.environ.get("AEMGYM_CACHE", Path.home() / ".cache" / "aemgym")) / "webshop"
+
+
+def cached_noun_lists(names: list[str], kind: str, cache_dir: Path | None = None) -> list[tuple[str, ...]]:
+    """`noun_lists(names, kind)`, stored once per catalog and tagger under `cache_dir` (spaCy only on a miss)."""
+    key = hashlib.sha256(f"{tagger_id(kind)}\n".encode() + "\n".join(names).encode()).hexdigest()[:20]
+    path = (cache_dir or default_cache_dir()) / f"nouns-{key}.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(cached, list) and len(cached) == len(names):
+            return [tuple(nouns) for nouns in cached]
+    except (OSError, ValueError):
+        pass
+    lists = noun_lists(names, kind)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(lists), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only cache only costs tagging again next time
+    return lists
 
 
 def iter_json_array(path: Path) -> Iterator[dict[str, Any]]:
@@ -145,6 +173,7 @@ class Catalog:
     prices: dict[str, float]
     nouns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     name: str = "catalog"
+    noun_tagger: str = "spacy"
     by_asin: dict[str, dict[str, Any]] = field(init=False)
     attribute_to_asins: dict[str, set[str]] = field(init=False)
 
@@ -161,7 +190,7 @@ class Catalog:
     def nouns_of(self, asin: str) -> tuple[str, ...]:
         """The noun list of a product's name (computed on first use when not precomputed)."""
         if asin not in self.nouns:
-            self.nouns[asin] = noun_lists([self.by_asin[asin]["name"]])[0]
+            self.nouns[asin] = noun_lists([self.by_asin[asin]["name"]], self.noun_tagger)[0]
         return self.nouns[asin]
 
 
@@ -190,9 +219,15 @@ def load_catalog(
     num_products: int | None = None,
     seed: int = 0,
     original_randomness: bool = False,
-    noun_tagger: str = "heuristic",
+    noun_tagger: str = "spacy",
+    cache_dir: Path | None = None,
 ) -> Catalog:
-    """Load, clean and de-duplicate a catalog; attach instructions, attributes, prices and noun lists."""
+    """Load, clean and de-duplicate a catalog; attach instructions, attributes, prices and noun lists.
+
+    Args:
+        noun_tagger: "spacy" (the original's rule; needs the `webshop` extra) or "heuristic" (approximate fallback).
+        cache_dir: where noun lists are cached (default `default_cache_dir()`).
+    """
     files = find_catalog_files(Path(data_dir), full=full)
     attributes: dict[str, Any] = json.loads(files.attributes.read_text()) if files.attributes else {}
     human: dict[str, Any] = json.loads(files.human.read_text()) if files.human else {}
@@ -215,5 +250,5 @@ def load_catalog(
         products.append(p)
     prices = draw_prices(products, seed=seed, original_randomness=original_randomness)
     asins = [p["asin"] for p in products]
-    nouns = dict(zip(asins, noun_lists((p["name"] for p in products), noun_tagger), strict=True))
-    return Catalog(products, prices, nouns, name=str(files.products))
+    nouns = dict(zip(asins, cached_noun_lists([p["name"] for p in products], noun_tagger, cache_dir), strict=True))
+    return Catalog(products, prices, nouns, name=str(files.products), noun_tagger=noun_tagger)

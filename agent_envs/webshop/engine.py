@@ -53,7 +53,7 @@ class World:
 @functools.lru_cache(maxsize=8)
 def load_world(data_dir: str | None = None, goals: str = "synthetic", search_backend: str = "bm25s",
                full: bool = False, num_products: int | None = None, seed: int = 0, original_randomness: bool = False,
-               noun_tagger: str = "heuristic", show_attrs: bool = False) -> World:
+               noun_tagger: str = "spacy", show_attrs: bool = False) -> World:
     """Load (once per process and configuration) the catalog, its search index and its goals."""
     catalog = load_catalog(resolve_data_dir(data_dir), full=full, num_products=num_products, seed=seed,
                            original_randomness=original_randomness, noun_tagger=noun_tagger)

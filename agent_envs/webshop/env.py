@@ -33,6 +33,8 @@ class WebShopEnv(TextEnv):
         search_backend: "bm25s" (default) or "tantivy".
         full: use the full-catalog files (`items_shuffle.json`, ...) instead of the 1k ones.
         price_seed: seed of the reproducible price draws; `original_randomness=True` uses the original's unseeded draws.
+        noun_tagger: "spacy" (the original's product-name nouns for the reward's type factor; `webshop` extra) or
+            "heuristic" (dependency-free approximation; differs from the original's reward on some purchases).
         show_attrs: show the Attributes tab on item pages.
         invalid_feedback: prefix the observation with a message on invalid actions (False: the original's silent
             no-op).
@@ -43,7 +45,7 @@ class WebShopEnv(TextEnv):
     def __init__(self, *, data_dir: str | None = None, goals: str = "synthetic", observation_mode: str = "text",
                  num_prev_obs: int = 0, num_prev_actions: int = 0, search_backend: str = "bm25s", full: bool = False,
                  num_products: int | None = None, price_seed: int = 0, original_randomness: bool = False,
-                 noun_tagger: str = "heuristic", show_attrs: bool = False, invalid_feedback: bool = True, **kw: Any):
+                 noun_tagger: str = "spacy", show_attrs: bool = False, invalid_feedback: bool = True, **kw: Any):
         super().__init__(**kw)
         if observation_mode not in OBSERVATION_MODES:
             raise ValueError(f"observation_mode must be one of {OBSERVATION_MODES}, got {observation_mode!r}")

@@ -15,7 +15,6 @@ Both indexes are cached under `cache_dir` keyed by a hash of the index texts.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import re
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from agent_envs.errors import DependencyNotInstalled
-from agent_envs.webshop.catalog import Catalog
+from agent_envs.webshop.catalog import Catalog, default_cache_dir
 
 SEARCH_RETURN_N = 50
 PRODUCT_WINDOW = 10
@@ -35,11 +34,6 @@ LUCENE_STOPWORDS = frozenset(
 )
 _POSSESSIVE = re.compile(r"'s\b")
 _TOKEN = re.compile(r"[^\W_]+")
-
-
-def default_cache_dir() -> Path:
-    """`$AEMGYM_CACHE/webshop`, default `~/.cache/aemgym/webshop`."""
-    return Path(os.environ.get("AEMGYM_CACHE", Path.home() / ".cache" / "aemgym")) / "webshop"
 
 
 def index_text(product: dict[str, Any]) -> str:
@@ -52,7 +46,11 @@ def index_text(product: dict[str, Any]) -> str:
 
 
 class Analyzer:
-    """Lucene EnglishAnalyzer-like: lower case, possessives removed, stop words removed, Porter stems."""
+    """Lucene EnglishAnalyzer-like: lower case, possessives removed, stop words removed, Porter stems.
+
+    Like Lucene's `PorterStemmer` (and Porter's reference code), words of one or two letters are not stemmed: the
+    Snowball Porter stemmer would turn "s" into "" and "us" into "u".
+    """
 
     def __init__(self) -> None:
         try:
@@ -63,7 +61,8 @@ class Analyzer:
 
     def __call__(self, text: str) -> list[str]:
         tokens = [t for t in _TOKEN.findall(_POSSESSIVE.sub("", text.lower())) if t not in LUCENE_STOPWORDS]
-        return self._stemmer.stemWords(tokens)
+        stems = self._stemmer.stemWords(tokens)
+        return [t if len(t) <= 2 else stem for t, stem in zip(tokens, stems, strict=True) if len(t) <= 2 or stem]
 
 
 class SearchBackend(Protocol):
@@ -83,7 +82,7 @@ class BM25sBackend:
         except ImportError as e:
             raise DependencyNotInstalled("WebShop search needs bm25s: pip install 'aem-gym[webshop]'") from e
         self.analyze = Analyzer()
-        key = hashlib.sha256(f"bm25s-v1:{k1}:{b}\n".encode() + "\n".join(texts).encode()).hexdigest()[:20]
+        key = hashlib.sha256(f"bm25s-v2:{k1}:{b}\n".encode() + "\n".join(texts).encode()).hexdigest()[:20]
         path = (cache_dir or default_cache_dir()) / f"bm25s-{key}"
         if (path / "params.index.json").exists():
             self.retriever = bm25s.BM25.load(str(path))
@@ -95,14 +94,16 @@ class BM25sBackend:
                 self.retriever.save(str(path))
             except OSError:
                 pass  # a read-only cache only costs a rebuild next time
-        self.vocab = self.retriever.vocab_dict
+        # bm25s adds an empty token "" after the indexed ones (never in the score matrix; querying it raises)
+        n_indexed = len(self.retriever.scores["indptr"]) - 1
+        self.vocab = {t: i for t, i in self.retriever.vocab_dict.items() if t and i < n_indexed}
 
     def search(self, query: str, k: int) -> list[int]:
         """Top-k positions with a positive score; ties broken by catalog order (as Lucene breaks them by doc id)."""
-        tokens = [t for t in self.analyze(query) if t in self.vocab]
-        if not tokens:
+        ids = [self.vocab[t] for t in self.analyze(query) if t in self.vocab]
+        if not ids:
             return []
-        scores = self.retriever.get_scores(tokens)
+        scores = self.retriever.get_scores_from_ids(ids)
         hits = np.flatnonzero(scores > 0)
         if len(hits) > k:
             kth = np.partition(-scores[hits], k - 1)[k - 1]

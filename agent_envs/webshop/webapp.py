@@ -3,8 +3,10 @@
 Routes (as `web_agent_site/app.py`): `/` -> `/abc`; `/<session_id>` (search page; POST `search_query`);
 `/search_results/<sid>/<keywords>/<page>`; `/item_page/<sid>/<asin>/<keywords>/<page>/<options>`;
 `/item_sub_page/<sid>/<asin>/<keywords>/<page>/<sub_page>/<options>`; `/done/<sid>/<asin>/<options>`.
-Session ids `fixed_<i>` get goal i; other new ids a goal drawn with the goals' weights. Malformed paths (bad literals,
-unknown ASINs, pages out of range, unknown sessions) get a 4xx with a short message, never a 500.
+Session ids `fixed_<i>` get goal i; other new ids a goal drawn with the goals' weights. Sessions are bounded: at most
+`max_sessions` (least recently used evicted first) and each expires after `session_ttl_s` idle seconds; a request for
+an evicted session gets a 404 that says to open `/<sid>` again. Malformed paths (bad literals, non-ASCII or huge
+numbers, unknown ASINs, pages out of range, unknown sessions) get a 4xx with a short message, never a 500.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from __future__ import annotations
 import ast
 import json
 import random
+import re
 import socket
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +34,10 @@ from agent_envs.webshop.site_html import render_page
 
 MAX_PAGE = 1000
 MAX_SEGMENT = 4000
+MAX_SESSION_ID = 200
+MAX_SESSIONS = 10_000
+SESSION_TTL_S = 3600.0
+_SMALL_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() accepts "²", which int() rejects
 
 
 class BadRequest(Exception):
@@ -69,17 +78,59 @@ def parse_options(raw: str) -> dict[str, str]:
 
 def parse_page(raw: str) -> int:
     """A results page number, 1..MAX_PAGE."""
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not _SMALL_NUMBER.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise BadRequest(400, f"page must be an integer in 1..{MAX_PAGE}")
     return int(raw)
+
+
+class SessionStore:
+    """Sessions by id, bounded: beyond `max_sessions` the least recently used is dropped, and a session idle for
+    `ttl_s` seconds expires. Not thread-safe on its own (the shop holds a lock)."""
+
+    def __init__(self, max_sessions: int = MAX_SESSIONS, ttl_s: float = SESSION_TTL_S,
+                 clock: Callable[[], float] = time.monotonic):
+        if max_sessions < 1 or ttl_s <= 0:
+            raise ValueError(f"need max_sessions >= 1 and ttl_s > 0, got {max_sessions}, {ttl_s}")
+        self.max_sessions, self.ttl_s, self.clock = max_sessions, ttl_s, clock
+        self._items: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()  # oldest use first
+
+    def _expire(self, now: float) -> None:
+        while self._items and now - next(iter(self._items.values()))[0] > self.ttl_s:
+            self._items.popitem(last=False)
+
+    def get(self, sid: str) -> dict[str, Any] | None:
+        """The live session `sid` (marked as just used), or None."""
+        now = self.clock()
+        self._expire(now)
+        if sid not in self._items:
+            return None
+        self._items.move_to_end(sid)
+        session = self._items[sid][1]
+        self._items[sid] = (now, session)
+        return session
+
+    def add(self, sid: str, session: dict[str, Any]) -> None:
+        """Store a new session, evicting the least recently used beyond the bound."""
+        self._expire(self.clock())
+        self._items[sid] = (self.clock(), session)
+        self._items.move_to_end(sid)
+        while len(self._items) > self.max_sessions:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self._items
 
 
 class Shop:
     """Per-visitor sessions over a shared `World`; builds each page from the URL (stateless like the original)."""
 
-    def __init__(self, world: World, log_dir: str | Path | None = None, seed: int = 0):
+    def __init__(self, world: World, log_dir: str | Path | None = None, seed: int = 0, *,
+                 max_sessions: int = MAX_SESSIONS, session_ttl_s: float = SESSION_TTL_S):
         self.world = world
-        self.sessions: dict[str, dict[str, Any]] = {}
+        self.sessions = SessionStore(max_sessions, session_ttl_s)
         self.rng = random.Random(seed)
         self.log_dir = Path(log_dir) if log_dir else None
         self.lock = threading.Lock()
@@ -88,22 +139,29 @@ class Shop:
 
     def session(self, sid: str, create: bool = False) -> dict[str, Any]:
         """The session `sid` (created on the index page only)."""
-        if len(sid) > 200:
-            raise BadRequest(400, "session id too long")
+        if len(sid) > MAX_SESSION_ID:
+            raise BadRequest(400, f"session id longer than {MAX_SESSION_ID} characters")
         with self.lock:
-            if sid not in self.sessions:
+            session = self.sessions.get(sid)
+            if session is None:
                 if not create:
-                    raise BadRequest(404, f"unknown session {sid!r}: open /{sid} first")
+                    raise BadRequest(404, f"unknown or expired session {sid[:40]!r}: open /{sid[:40]} first")
                 goals = self.world.goals
                 if "fixed" in sid:
                     tail = sid.rsplit("_", 1)[-1]
-                    if not tail.isdigit() or int(tail) >= len(goals):
-                        raise BadRequest(404, f"no goal {tail!r} (0..{len(goals) - 1})")
+                    if not _SMALL_NUMBER.fullmatch(tail) or int(tail) >= len(goals):
+                        raise BadRequest(404, f"no goal {tail[:20]!r} (0..{len(goals) - 1})")
                     goal = goals[int(tail)]
                 else:
                     goal = self.rng.choices(goals, [g["weight"] for g in goals])[0]
-                self.sessions[sid] = {"goal": goal, "done": False, "reward": None}
-            return self.sessions[sid]
+                session = {"goal": goal, "done": False, "reward": None}
+                self.sessions.add(sid, session)
+            return session
+
+    def pin(self, sid: str, goal: dict[str, Any]) -> None:
+        """Start session `sid` on `goal` (for an in-process server, e.g. the browser env's)."""
+        with self.lock:
+            self.sessions.add(sid, {"goal": goal, "done": False, "reward": None})
 
     def log(self, sid: str, record: dict[str, Any]) -> None:
         """Append one JSON line to the session's trajectory log (when logging is on)."""
@@ -157,10 +215,11 @@ class Shop:
         return render_page(self._page("done", sid, options=options, reward=breakdown.reward, done_asin=asin))
 
 
-def create_app(world: World, log_dir: str | Path | None = None) -> FastAPI:
-    """The FastAPI application serving `world`."""
+def create_app(world: World, log_dir: str | Path | None = None, *, max_sessions: int = MAX_SESSIONS,
+               session_ttl_s: float = SESSION_TTL_S) -> FastAPI:
+    """The FastAPI application serving `world` (sessions bounded by `max_sessions` and `session_ttl_s` idle seconds)."""
     app = FastAPI(title="WebShop", docs_url=None, redoc_url=None, openapi_url=None)
-    shop = Shop(world, log_dir)
+    shop = Shop(world, log_dir, max_sessions=max_sessions, session_ttl_s=session_ttl_s)
     app.state.shop = shop
     methods = ["GET", "POST"]
 
@@ -215,6 +274,8 @@ class ServerThread:
 
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # accepted connections inherit it: without, every keep-alive response waited ~40 ms for a delayed ACK
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.bind((host, port))
         self.url = f"http://{host}:{self.sock.getsockname()[1]}"
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

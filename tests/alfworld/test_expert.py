@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import resource
 from pathlib import Path
 
 import gymnasium as gym
 import pytest
 
 import agent_envs  # noqa: F401 - registers the ids
+from agent_envs.alfworld import expert
 from agent_envs.alfworld.data import load_tasks
 from agent_envs.alfworld.engine import AlfredEngine, read_game
-from agent_envs.alfworld.expert import first_object_problem, staged_plan
+from agent_envs.alfworld.expert import first_object_problem, plan_with_limits, staged_plan
 from agent_envs.alfworld.pool import play_expert_episode
+from agent_envs.errors import ExpertUnavailable
 
 
 def _bundled_game(task_type: str) -> dict:
@@ -54,7 +57,7 @@ def test_hardest_valid_seen_game_planned_in_two_stages(alfworld_data: Path) -> N
         for t in load_tasks(alfworld_data).task_ids("eval_in_distribution")
         if "pick_two_obj_and_place-Knife-None-Drawer-18" in t
     )
-    kwargs = {"plan_cache": None, "plan_memory_mb": 2048, "plan_timeout_s": 240}
+    kwargs = {"plan_cache": None, "plan_memory_mb": 2048, "plan_cpu_s": 240}
     env = gym.make("agent_envs/ALFWorld-v0", data_dir=str(alfworld_data), expert=True, **kwargs)
     try:
         result = play_expert_episode(env, task_id)
@@ -98,3 +101,42 @@ def test_handcoded_expert_speaks_the_old_grammar(alfworld_data: Path) -> None:
 def test_unknown_expert_kind_rejected() -> None:
     with pytest.raises(ValueError, match="handcoded"):
         gym.make("agent_envs/ALFWorld-v0", expert="oracle")
+
+
+def test_planner_child_runs_under_rlimit_cpu(monkeypatch) -> None:
+    """The limit is CPU time on the planner's own process (RLIMIT_CPU), not a wall-clock wait in the parent."""
+
+    def report_limits(_engine):
+        return [repr(resource.getrlimit(resource.RLIMIT_CPU)), repr(resource.getrlimit(resource.RLIMIT_DATA))]
+
+    monkeypatch.setattr(expert, "staged_plan", report_limits)  # runs in the forked child
+    cpu, data = plan_with_limits(None, cpu_s=7, memory_mb=512)  # type: ignore[arg-type]
+    assert cpu == repr((7, 8)) and data == repr((512 << 20, 512 << 20))
+    assert resource.getrlimit(resource.RLIMIT_CPU) != (7, 8)  # the parent is untouched
+
+
+def test_planner_over_its_cpu_limit_is_a_typed_error(monkeypatch) -> None:
+    def spin(_engine):
+        while True:
+            pass
+
+    monkeypatch.setattr(expert, "staged_plan", spin)
+    with pytest.raises(ExpertUnavailable, match="CPU limit of 1 s"):
+        plan_with_limits(None, cpu_s=0.5)  # type: ignore[arg-type]
+
+
+def test_failed_plan_is_an_episode_error_not_look(alfworld_data: Path) -> None:
+    """The real planner under a 1 CPU-second limit on a game that needs several: reset raises, no expert `look`."""
+    task_id = next(
+        t
+        for t in load_tasks(alfworld_data).task_ids("eval_in_distribution")
+        if "pick_two_obj_and_place-Knife-None-Drawer-18" in t
+    )
+    env = gym.make("agent_envs/ALFWorld-v0", data_dir=str(alfworld_data), expert=True, plan_cache=None, plan_cpu_s=1)
+    try:
+        with pytest.raises(ExpertUnavailable, match="CPU limit"):
+            env.reset(options={"task_id": task_id})
+        with pytest.raises(ExpertUnavailable):  # asked again in the same episode: the same error, no new plan
+            env.unwrapped.expert_action()
+    finally:
+        env.close()

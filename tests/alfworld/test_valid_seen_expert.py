@@ -35,7 +35,7 @@ def test_all_140_valid_seen_games_won_by_planner_expert(alfworld_data: Path) -> 
     # One Fast Downward plan per game, cached by game digest in ~/.cache/aemgym/alfworld/plans (like the wheel cache):
     # most games plan in seconds; two-object goals are planned in two stages (the direct search of
     # pick_two_obj_and_place-Knife-None-Drawer-18 ran out of 12 GB), so the default 4 GB limit is plenty.
-    kwargs = {"data_dir": str(alfworld_data), "plan_memory_mb": 4096, "plan_timeout_s": 240}
+    kwargs = {"data_dir": str(alfworld_data), "plan_memory_mb": 4096, "plan_cpu_s": 240}
     results = run_expert_episodes(task_ids, n_workers=2, env_kwargs=kwargs, progress=True)
     elapsed = time.perf_counter() - start
     errors = [r for r in results if "error" in r]

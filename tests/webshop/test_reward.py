@@ -121,3 +121,63 @@ def test_human_goal_purchase(webshop_dir):
         product = world.catalog.by_asin[goal["asin"]]
         out = world.reward(goal, goal["asin"], target_options(goal, product))
         assert out.r_type == 1.0 and out.r_price is True and out.reward > 0.5
+
+
+# Purchases on the 1k catalog (synthetic goal index, ASIN, options) -> (reward, r_type, title_score), with spaCy's
+# en_core_web_sm 3.6.0 nouns (the original's rule). The first six differ under the heuristic tagger.
+FIXED_PURCHASES = [
+    (6729, "B07R54PMHD", {"size": "7", "color": "black snake"}, 0.009091, 0.1, 0.0526),
+    (4748, "B099FKK27G", {"size": "small", "color": "other white"}, 0.011111, 0.1, 0.0588),
+    (3032, "B01M7U6F8T", {"color": "black"}, 0.1, 0.5, 0.12),
+    (4459, "B09P5CRVQ6", {}, 0.4, 1.0, 0.2308),
+    (3420, "B09NTCCVGX", {"size": "110x40x40cm"}, 0.071429, 0.5, 0.1429),
+    (5318, "B07WMMYB6G", {"color": "#1 grey black", "size": "38"}, 0.142857, 1.0, 0.1),
+    (2522, "B09P39QN2W", {"fit type": "women", "color": "cranberry", "size": "small"}, 0.8, 1.0, 0.6667),
+    (1803, "B09QGK5XHZ", {}, 0.571429, 1.0, 0.2222),
+    (6119, "B09P5V8ZSK", {"size": "6"}, 0.7, 1.0, 0.381),
+    (4990, "B09P39QN2W", {"fit type": "youth", "color": "kelly green", "size": "4t"}, 0.727273, 1.0, 0.2222),
+]
+
+
+def test_fixed_purchases_on_the_1k_catalog(world_1k):
+    assert world_1k.catalog.noun_tagger == "spacy"  # the default
+    for index, asin, options, reward, r_type, title_score in FIXED_PURCHASES:
+        out = world_1k.reward(world_1k.goals[index], asin, options)
+        assert (round(out.reward, 6), out.r_type, round(out.title_score, 4)) == (reward, r_type, title_score), index
+
+
+def test_spacy_nouns_of_a_name(world_1k):
+    name = "Home Dynamix Lyndhurst Rotana Modern Area Rug, Contemporary Blue/Gray/Ivory 5'2\"x7'4\""
+    asin = next(p["asin"] for p in world_1k.catalog.products if p["name"] == name)
+    assert world_1k.catalog.nouns_of(asin) == (
+        "home", "dynamix", "lyndhurst", "rotana", "modern", "area", "rug", "contemporary", "blue", "gray", "ivory",
+        "5'2\"x7'4",
+    )  # fmt: skip
+
+
+def test_noun_lists_are_cached_per_catalog(webshop_dir, tmp_path, monkeypatch):
+    from agent_envs.webshop import nouns
+    from agent_envs.webshop.catalog import load_catalog
+
+    first = load_catalog(webshop_dir, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("nouns-*.json"))) == 1
+
+    def no_spacy(*_a, **_kw):
+        raise AssertionError("spaCy ran although the noun lists are cached")
+
+    monkeypatch.setattr(nouns, "load_spacy_model", no_spacy)
+    assert load_catalog(webshop_dir, cache_dir=tmp_path).nouns == first.nouns
+
+
+def test_missing_spacy_model_is_a_clear_error_and_heuristic_is_explicit(webshop_dir, tmp_path, monkeypatch):
+    from agent_envs.errors import DependencyNotInstalled
+    from agent_envs.webshop import nouns
+    from agent_envs.webshop.catalog import load_catalog
+
+    monkeypatch.setattr(nouns, "SPACY_MODEL_PACKAGE", "no_such_spacy_model_package")
+    with pytest.raises(DependencyNotInstalled, match=r"aem-gym\[webshop\].*noun_tagger='heuristic'"):
+        load_catalog(webshop_dir, cache_dir=tmp_path)
+    heuristic = load_catalog(webshop_dir, cache_dir=tmp_path, noun_tagger="heuristic")
+    assert heuristic.noun_tagger == "heuristic" and len(heuristic.nouns) == 1000
+    with pytest.raises(ValueError, match="unknown noun tagger"):
+        load_catalog(webshop_dir, cache_dir=tmp_path, noun_tagger="lg")
