@@ -15,6 +15,7 @@ The turn limit comes from `gymnasium.make(..., max_episode_steps=...)` → `trun
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -190,6 +191,21 @@ class TextEnv(gym.Env[str, str]):
     def expert_action(self) -> str:
         """The expert's next engine action (envs with an expert or oracle override this)."""
         raise NotImplementedError(f"{type(self).__name__} has no expert")
+
+    def data_files(self, task_ids: Iterable[str] | None = None) -> list[str]:
+        """The data files these tasks (None: the whole task set) are read from, for a run's provenance.
+
+        The default collects the existing files that `Task.data` names under keys ending in `file`, `path` or
+        `archive`; envs that read a catalog or a dataset file override it.
+        """
+        ids = list(task_ids) if task_ids is not None else [t.task_id for s in self.task_set.splits()
+                                                             for t in self.task_set.tasks(s)]
+        found: dict[str, None] = {}
+        for task_id in ids:
+            for key, value in self.task_set.get(task_id).data.items():
+                if key.endswith(("file", "path", "archive")) and isinstance(value, str) and os.path.isfile(value):
+                    found[os.path.abspath(value)] = None
+        return list(found)
 
     def _task_set_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `load_task_set` from this instance's configuration."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import BenchConfig
+from harness.provenance import run_provenance
 from harness.rollout import EpisodeSpec, make_executor, run_episodes_sync
 from harness.rollout.env_executors import executor_kwargs, resolve_executor_name
 from harness.storage import RunStore, new_run_dir
@@ -69,7 +70,8 @@ def run_bench(config: BenchConfig, policy: Policy | None = None, *, api_key: str
     specs = [EpisodeSpec(task_id=t, group_id=t, sample_index=i) for t in ids for i in range(samples)]
     run_dir = Path(config.output.dir) if config.output.dir else new_run_dir("runs/bench", run_label(config))
     header = {"command": "bench", "config": config.model_dump(mode="json"), "task_ids": ids,
-              "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+              "provenance": run_provenance(env_id, config.env.make_kwargs(), ids)}
     ro = config.rollout
     with RunStore(run_dir, header=header, resume=config.output.resume) as store:
         if policy is None:

@@ -1,7 +1,10 @@
-"""Run reports: success rate with a 95% Wilson interval, mean score, per task type, tokens, latency, errors.
+"""Run reports: success rate with its 95% interval, pass@k, mean score, per task type, tokens, latency, errors.
 
-Episodes with `status="error"` count as failures in the success rate (a crashed episode did not succeed) and are
-also listed separately. Output: a summary dict (`summary.json`), Markdown, and a PNG plot.
+Infrastructure failures are not task failures: the success rate is over completed episodes (`status="ok"`), with
+the error episodes counted beside it and the errors-as-failures figure given too. The interval is Wilson's over
+episodes with one sample per task, and a bootstrap over tasks (clustered) with k > 1 samples per task, where the
+samples of a task are correlated; pass@k (unbiased) and pass^k come with it. Output: a summary dict
+(`summary.json`), Markdown, and a PNG plot.
 """
 
 from __future__ import annotations
@@ -37,18 +40,40 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _rate_block(episodes: list[Episode]) -> dict[str, Any]:
-    n = len(episodes)
-    wins = sum(1 for e in episodes if e.success and e.status == "ok")
-    low, high = wilson_interval(wins, n)
-    return {
-        "episodes": n,
+    """Success over completed episodes (errors apart) with its interval; pass@k and pass^k when k > 1."""
+    from harness.stats import pass_at_k_per_task, pass_hat_k_per_task, success_rate_ci
+
+    completed = [e for e in episodes if e.status == "ok"]
+    n, n_all = len(completed), len(episodes)
+    wins = sum(1 for e in completed if e.success)
+    outcomes: dict[str, list[float]] = defaultdict(list)
+    for e in completed:
+        outcomes[e.task_id].append(float(e.success))
+    k = min((len(v) for v in outcomes.values()), default=1)
+    if k > 1:
+        ci = success_rate_ci(outcomes)
+        low, high, method = ci.low, ci.high, "bootstrap over tasks"
+    else:
+        (low, high), method = wilson_interval(wins, n), "Wilson"
+    block: dict[str, Any] = {
+        "episodes": n_all,
+        "completed": n,
+        "errors_count": n_all - n,
         "successes": wins,
         "success_rate": wins / n if n else 0.0,
         "success_ci95": [low, high],
-        "mean_score": sum(e.score for e in episodes) / n if n else 0.0,
-        "mean_reward": sum(e.total_reward for e in episodes) / n if n else 0.0,
-        "mean_turns": sum(len(e.turns) for e in episodes) / n if n else 0.0,
+        "ci_method": method,
+        "success_rate_errors_as_failures": wins / n_all if n_all else 0.0,
+        "tasks": len(outcomes),
+        "samples_per_task": k,
+        "mean_score": sum(e.score for e in completed) / n if n else 0.0,
+        "mean_reward": sum(e.total_reward for e in completed) / n if n else 0.0,
+        "mean_turns": sum(len(e.turns) for e in completed) / n if n else 0.0,
     }
+    if k > 1:
+        block[f"pass@{k}"] = sum(pass_at_k_per_task(outcomes, k).values()) / len(outcomes)
+        block[f"pass^{k}"] = sum(pass_hat_k_per_task(outcomes, k).values()) / len(outcomes)
+    return block
 
 
 def summarize(episodes: list[Episode], header: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -94,12 +119,21 @@ def _pct(x: float) -> str:
 def to_markdown(summary: dict[str, Any]) -> str:
     """A Markdown report of a summary."""
     low, high = summary["success_ci95"]
+    errors = summary["errors"]["count"]
+    k = summary.get("samples_per_task", 1)
     lines = [
         f"# Run report: {summary['env_id']} / {summary['policy']}",
         "",
-        f"- Episodes: {summary['episodes']} ({summary['errors']['count']} errors, counted as failures)",
-        f"- **Success rate: {_pct(summary['success_rate'])}** (95% Wilson CI {_pct(low)}–{_pct(high)}; "
-        f"{summary['successes']}/{summary['episodes']})",
+        f"- Episodes: {summary['episodes']} on {summary.get('tasks', '?')} tasks × {k} ({summary.get('completed', 0)} "
+        f"completed, {errors} infrastructure errors)",
+        f"- **Success rate: {_pct(summary['success_rate'])}** of completed episodes (95% CI {_pct(low)}–{_pct(high)}, "
+        f"{summary.get('ci_method', 'Wilson')}; {summary['successes']}/{summary.get('completed', 0)}); "
+        f"errors counted as failures: {_pct(summary.get('success_rate_errors_as_failures', 0.0))}",
+    ]
+    if k > 1:
+        lines.append(f"- pass@{k}: {_pct(summary[f'pass@{k}'])} · pass^{k}: {_pct(summary[f'pass^{k}'])} "
+                     f"(unbiased estimators over {k} samples per task)")
+    lines += [
         f"- Mean score: {summary['mean_score']:.3f} · mean reward: {summary['mean_reward']:.3f} · "
         f"mean turns: {summary['mean_turns']:.2f} · invalid actions: {_pct(summary['invalid_action_rate'])}",
         f"- Tokens: {summary['tokens']['prompt']} prompt + {summary['tokens']['completion']} completion "
@@ -108,17 +142,17 @@ def to_markdown(summary: dict[str, Any]) -> str:
         f"p50 {summary['latency_s']['policy_p50']:.3f} s, p95 {summary['latency_s']['policy_p95']:.3f} s; "
         f"env step mean {1000 * summary['latency_s']['env_mean']:.2f} ms",
         "",
-        "| task type | episodes | success | 95% CI | mean score | mean turns |",
-        "|---|---|---|---|---|---|",
+        "| task type | episodes | errors | success | 95% CI | mean score | mean turns |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, block in summary["per_task_type"].items():
         lo, hi = block["success_ci95"]
         lines.append(
-            f"| {name} | {block['episodes']} | {_pct(block['success_rate'])} | {_pct(lo)}–{_pct(hi)} | "
-            f"{block['mean_score']:.3f} | {block['mean_turns']:.2f} |"
+            f"| {name} | {block['episodes']} | {block['errors_count']} | {_pct(block['success_rate'])} | "
+            f"{_pct(lo)}–{_pct(hi)} | {block['mean_score']:.3f} | {block['mean_turns']:.2f} |"
         )
     if summary["errors"]["examples"]:
-        lines += ["", "Errors (first ones):", ""]
+        lines += ["", "Infrastructure errors (first ones):", ""]
         for example in summary["errors"]["examples"]:
             last = example["error"].strip().splitlines()[-1] if example["error"].strip() else "?"
             lines.append(f"- `{example['episode_id']}`: {last[:200]}")

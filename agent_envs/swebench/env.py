@@ -14,9 +14,10 @@ Without data the env serves the embedded synthetic instance `aemgym__tinycalc-1`
 from __future__ import annotations
 
 import base64
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,7 +35,7 @@ from agent_envs.core import (
 )
 from agent_envs.sandbox.base import Sandbox, SandboxLimits
 from agent_envs.swebench import actions, synthetic
-from agent_envs.swebench.data import load_instances
+from agent_envs.swebench.data import find_data_file, load_instances
 from agent_envs.swebench.grading import GradeResult, grade
 from agent_envs.swebench.spec import image_name, patch_test_files
 from agent_envs.swebench.template import build_template, default_cache_dir
@@ -109,6 +110,11 @@ class SWEBenchEnv(TextEnv):
         else:
             name = f"SWE-bench ({data_path or hf_dataset})"
         return TaskSet((Task(r["instance_id"], split, r["repo"], r) for r in rows), name=name)
+
+    def data_files(self, task_ids: Iterable[str] | None = None) -> list[str]:
+        """The instance file (none for a Hugging Face dataset or the synthetic instance)."""
+        source = self.data_path or os.environ.get("AEMGYM_SWEBENCH_DATA")
+        return [str(find_data_file(source, self.split).resolve())] if source else []
 
     def _task_set_kwargs(self) -> dict[str, Any]:
         return {"data_path": self.data_path, "hf_dataset": self.hf_dataset, "split": self.split,

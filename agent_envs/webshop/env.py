@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from agent_envs.core import ACTION_VALID, Task, TaskSet, TextEnv, Transition
 from agent_envs.parsing import clean_action, extract_tag
-from agent_envs.webshop.engine import Session, World, load_world
+from agent_envs.webshop.catalog import find_catalog_files
+from agent_envs.webshop.engine import Session, World, load_world, resolve_data_dir
 from agent_envs.webshop.goals import split_of
 from agent_envs.webshop.observations import observe
 from agent_envs.webshop.oracle import next_action
@@ -75,6 +77,11 @@ class WebShopEnv(TextEnv):
 
     def _task_set_kwargs(self) -> dict[str, Any]:
         return dict(self.world_kwargs)
+
+    def data_files(self, task_ids: Iterable[str] | None = None) -> list[str]:
+        """The catalog's product, attribute and human-goal files."""
+        files = find_catalog_files(resolve_data_dir(self.world_kwargs["data_dir"]), full=self.world_kwargs["full"])
+        return [str(p.resolve()) for p in (files.products, files.attributes, files.human) if p is not None]
 
     # ----- episode ----------------------------------------------------------------------------------------------------
     def _observe(self) -> str:

@@ -44,6 +44,27 @@ def report(
     typer.echo(f"wrote {runs[0] / 'report.md'}, report.png{extra}, summary.json")
 
 
+def compare(
+    run_a: Path = typer.Argument(..., help="The baseline run."),
+    run_b: Path = typer.Argument(..., help="The run compared with it."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output path without suffix (default: <run_b>/compare-<a>)."),
+) -> None:
+    """Paired comparison of two runs on their common tasks: B − A with a bootstrap CI over tasks, sign test and
+    McNemar, overall and per task type (Markdown + PNG)."""
+    from harness.compare import compare as compare_runs
+
+    for run in (run_a, run_b):
+        if not run.is_dir():
+            raise o.fail(f"no run directory {run}")
+    try:
+        result, markdown = compare_runs(run_a, run_b, out)
+    except ValueError as exc:
+        raise o.fail(str(exc)) from None
+    typer.echo(markdown)
+    typer.echo(f"wrote {result['markdown']}, {result['plot']}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `report`."""
+    """Add `report` and `compare`."""
     app.command("report")(report)
+    app.command("compare")(compare)

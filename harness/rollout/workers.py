@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from agent_envs.errors import EnvUnavailable
@@ -107,15 +107,21 @@ class _Worker:
             future = self.pending.pop(req_id, None)
             if future is None:
                 continue
-            if ok:
-                future.set_result(payload)
-            else:
-                future.set_exception(RemoteEnvError(*payload))
+            try:
+                if ok:
+                    future.set_result(payload)
+                else:
+                    future.set_exception(RemoteEnvError(*payload))
+            except InvalidStateError:  # a caller that timed out cancelled it
+                pass
         self.alive = False
         code = self.process.poll()
         for future in list(self.pending.values()):
             if not future.done():
-                future.set_exception(EnvUnavailable(f"env worker {self.name} died (exit code {code})"))
+                try:
+                    future.set_exception(EnvUnavailable(f"env worker {self.name} died (exit code {code})"))
+                except InvalidStateError:  # cancelled meanwhile by its caller
+                    pass
         self.pending.clear()
 
     def call(self, req_id: int, handle: int, method: str, args: tuple, kwargs: dict) -> Future:

@@ -19,6 +19,7 @@ import torch
 
 from harness.config import TrainConfig
 from harness.prompting import PromptBuilder
+from harness.provenance import run_provenance
 from harness.rollout import EpisodeSpec, make_executor, run_episodes
 from harness.rollout.env_executors import executor_kwargs, resolve_executor_name
 from harness.storage import RunStore, new_run_dir
@@ -63,7 +64,8 @@ class Trainer:
         resume = config.output.resume
         self.run_dir = Path(config.output.dir) if config.output.dir else new_run_dir("runs/train", run_label(config))
         header = {"command": "train", "config": config.model_dump(mode="json"), "task_ids": self.train_tasks,
-                  "eval_task_ids": self.eval_tasks, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                  "eval_task_ids": self.eval_tasks, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  "provenance": run_provenance(self.env_id, self.env_kwargs, self.train_tasks + self.eval_tasks)}
         self.store = RunStore(self.run_dir, header=header, resume=resume)
         self.policy: Any = build_policy(config.policy, config.model, concurrency=config.rollout.concurrency)
         if isinstance(self.policy, LocalPolicy):

@@ -2,13 +2,15 @@
 
 Replies come from a list (cycled) or a function of the request body. Faults are injected from a queue, one per
 request, before normal replies resume: `"429"`, `"500"`, `"503"`, `"slow:<seconds>"`, `"malformed"` (invalid JSON
-with status 200), `"empty"` (a JSON body without choices). Add faults at run time with `POST /fake/faults`.
+with status 200), `"empty"` (a JSON body without choices). Add faults at run time with `POST /fake/faults`;
+`fault_rate` answers that share of the other requests with a 500 (seeded).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -26,10 +28,14 @@ class FakeOpenAI:
         replies: Iterable[str] | Callable[[dict[str, Any]], str] = ("<action>A</action>",),
         faults: Iterable[str] = (),
         model: str = "fake-model",
+        fault_rate: float = 0.0,
+        seed: int = 0,
     ):
         self.reply_fn = replies if callable(replies) else None
         self.replies = itertools.cycle(list(replies)) if not callable(replies) else None
         self.faults: deque[str] = deque(faults)
+        self.fault_rate = fault_rate  # besides the queue: this share of requests gets a 500
+        self.rng = random.Random(seed)
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self.app = self._build()
@@ -57,6 +63,8 @@ class FakeOpenAI:
             body = await request.json()
             self.requests.append(body)
             fault = self.faults.popleft() if self.faults else None
+            if fault is None and self.fault_rate and self.rng.random() < self.fault_rate:
+                fault = "500"
             if fault in ("429", "500", "502", "503"):
                 headers = {"retry-after": "0"} if fault == "429" else None
                 return JSONResponse({"error": {"message": f"injected {fault}", "type": "fake"}},

@@ -37,16 +37,40 @@ def test_report_numbers_on_a_hand_made_run(tmp_path):
     lines = [json.dumps(e.to_dict()) for e in episodes]
     (tmp_path / "episodes.jsonl").write_text("\n".join(lines) + "\n" + lines[0][:40])  # plus a torn line
     summary, markdown = report_run(tmp_path)
-    assert summary["episodes"] == 5 and summary["successes"] == 3
-    assert summary["success_rate"] == pytest.approx(0.6)
-    assert summary["success_ci95"] == pytest.approx(list(wilson_interval(3, 5)))
-    assert summary["mean_score"] == pytest.approx((1 + 1 + 0.25 + 1 + 0.25) / 5)
+    assert summary["episodes"] == 5 and summary["completed"] == 4 and summary["errors_count"] == 1
+    assert summary["successes"] == 3 and summary["success_rate"] == pytest.approx(0.75)  # errors are not task failures
+    assert summary["success_rate_errors_as_failures"] == pytest.approx(0.6)
+    assert summary["success_ci95"] == pytest.approx(list(wilson_interval(3, 4))) and summary["ci_method"] == "Wilson"
+    assert summary["mean_score"] == pytest.approx((1 + 1 + 0.25 + 1) / 4)
     assert summary["per_task_type"]["lit"]["success_rate"] == pytest.approx(2 / 3)
     assert summary["per_task_type"]["dark"]["episodes"] == 2 and summary["per_task_type"]["dark"]["successes"] == 1
     assert summary["tokens"] == {"prompt": 1000, "completion": 100, "per_episode": 220.0}
     assert summary["latency_s"]["policy_mean"] == pytest.approx(0.15)
     assert summary["invalid_action_rate"] == pytest.approx(0.5)
     assert summary["errors"]["count"] == 1
-    assert "**Success rate: 60.0%**" in markdown and "| dark | 2 | 50.0% |" in markdown
+    assert "**Success rate: 75.0%**" in markdown and "errors counted as failures: 60.0%" in markdown
+    assert "| dark | 2 | 1 | 100.0% |" in markdown
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "summary.json").read_text())["successes"] == 3
+
+
+def test_several_samples_per_task_get_pass_at_k_and_a_task_clustered_interval(tmp_path):
+    from harness.stats import pass_at_k, pass_hat_k
+
+    wins = {0: [True, True, True, True], 1: [True, False, False, False], 2: [False] * 4, 3: [True, True, False, False]}
+    episodes = []
+    for task, outcomes in wins.items():
+        for sample, won in enumerate(outcomes):
+            e = _episode(task, "lit", won)
+            e.episode_id, e.sample_index = f"t{task}/{sample}", sample
+            episodes.append(e)
+    (tmp_path / "episodes.jsonl").write_text("".join(json.dumps(e.to_dict()) + "\n" for e in episodes))
+    summary, markdown = report_run(tmp_path)
+    assert summary["samples_per_task"] == 4 and summary["ci_method"] == "bootstrap over tasks"
+    expected = sum(pass_at_k(4, sum(v), 4) for v in wins.values()) / 4
+    assert summary["pass@4"] == pytest.approx(expected) == pytest.approx(0.75)
+    assert summary["pass^4"] == pytest.approx(sum(pass_hat_k(4, sum(v), 4) for v in wins.values()) / 4) == 0.25
+    low, high = summary["success_ci95"]
+    wilson_low, wilson_high = wilson_interval(7, 16)
+    assert low <= 7 / 16 <= high and high - low > wilson_high - wilson_low  # correlated samples: a wider interval
+    assert "pass@4: 75.0%" in markdown
