@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
@@ -254,17 +255,20 @@ def _main() -> None:
 
 
 def _tie_to_parent() -> None:
-    """Never outlive the run: die with the parent (Linux), and leave Ctrl-C to it (it shuts the pool down)."""
+    """Never outlive the run, and leave Ctrl-C to the parent (it shuts the pool down).
+
+    A closed socket ends an idle worker; a watchdog thread ends a busy one once its parent is gone. (PR_SET_PDEATHSIG
+    would fire when the *thread* that started the worker exits, and pools are started from short-lived threads.)
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
-    try:
-        import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the closed socket still ends the worker loop
-        return
-    if os.getppid() != parent:  # the parent died before the request took effect
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
         os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 if __name__ == "__main__":

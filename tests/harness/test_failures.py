@@ -55,15 +55,22 @@ def test_sigkill_at_random_points_with_a_flaky_endpoint_loses_nothing(tmp_path):
     out = tmp_path / "run"
     rng = random.Random(0)
     with BackgroundServer(fake.app) as server:
-        cmd = [sys.executable, "-m", "harness.cli", "bench", "doors", "-n", "40", "--policy", "openai",
+        cmd = [sys.executable, "-m", "harness.cli", "bench", "doors", "-n", "100", "--policy", "openai",
                "--base-url", server.base_url, "--model", "fake-model", "--policy-arg", "max_retries=0",
                "-j", "4", "--out", str(out), "--no-progress"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        episodes = out / "episodes.jsonl"
         killed = 0
         for attempt in range(10):
             args = cmd if attempt == 0 else [*cmd, "--resume"]
+            before = episodes.read_text().count("\n") if episodes.is_file() else 0
             proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(rng.uniform(1.5, 4.0))
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline:  # kill once it is writing episodes
+                if episodes.is_file() and episodes.read_text().count("\n") >= before + 3:
+                    time.sleep(rng.uniform(0.0, 0.5))
+                    break
+                time.sleep(0.02)
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 killed += 1
@@ -73,7 +80,7 @@ def test_sigkill_at_random_points_with_a_flaky_endpoint_loses_nothing(tmp_path):
     assert final.returncode == 0, final.stderr[-2000:]
     assert killed >= 3, "the kills must land mid-run"
     records = read_episode_dicts(out / "episodes.jsonl")
-    expected = {f"doors-test-{i}/0" for i in range(40)}
+    expected = {f"doors-test-{i}/0" for i in range(100)}
     assert {r["episode_id"] for r in records} == expected
     ok_ids = [r["episode_id"] for r in records if r["status"] == "ok"]
     assert sorted(ok_ids) == sorted(expected)  # every error was retried, every finished episode kept ...
