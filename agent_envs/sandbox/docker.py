@@ -74,6 +74,10 @@ EXEC_START_FAILED = ("OCI runtime exec failed", "unable to start container proce
 PIDS_EXHAUSTED = "Resource temporarily unavailable"
 RUN_ID = os.environ.get("AEMGYM_RUN_ID") or uuid.uuid4().hex[:12]  # this process's containers, for `gc`
 DEFAULT_MAX_LIFETIME_S = 6 * 3600.0
+#: Go `os.FileMode` bits in the engine's path stat: a symlink, and every non-regular type (dir, link, pipe, socket,
+#: device, char device, irregular).
+GO_MODE_SYMLINK = 1 << 27
+GO_MODE_TYPE = (1 << 31) | GO_MODE_SYMLINK | (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
 
 
 def _pump(stream: Any, buf: _HeadTail, lock: threading.Lock, limit: int, overflow: threading.Event) -> None:
@@ -364,25 +368,46 @@ class DockerSandbox(Sandbox):
             raise OSError(f"cannot write {path}: {exc}") from exc
 
     def read_file(self, path: str) -> str:
-        """A file's text via `get_archive` (relative paths are inside `/testbed`); `FileNotFoundError` if absent."""
+        """A file's text via `get_archive` (relative paths are inside `/testbed`); `FileNotFoundError` if absent.
+
+        What to fetch is decided from the engine's stat before any byte is read, so a file the sandbox made huge (an
+        eval log of 1 GB) or turned into a directory costs the harness no memory: a symlink or a file larger than
+        `max_output_bytes` is read by `cat` inside the container (bounded like every command), anything but a regular
+        file is an error.
+        """
         if not self.started or self.closed:
             raise SandboxError("the sandbox is not running (call start() first; it may have been closed)")
         assert self.container is not None
         full = posixpath.normpath(posixpath.join(WORKDIR, path))
+        limit = self.limits.max_output_bytes
         try:
-            chunks, _ = self.container.get_archive(full)
-            data = b"".join(chunks)
+            chunks, stat = self.container.get_archive(full)
         except _docker().errors.NotFound as exc:
             raise FileNotFoundError(f"{path}: no such file in the container") from exc
         except _api_errors() as exc:
             raise SandboxError(f"cannot read {path} from the container: {exc}") from exc
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            member = tar.next()
-            if member is not None and member.issym():
-                return super().read_file(path)  # `cat` follows the link inside the container
-            if member is None or not member.isfile():
-                raise FileNotFoundError(f"{path} is not a regular file")
-            content = tar.extractfile(member).read(self.limits.max_output_bytes)  # type: ignore[union-attr]
+        mode, size = int(stat.get("mode", 0)), int(stat.get("size", 0))
+        if mode & GO_MODE_TYPE or size > limit:
+            chunks.close()
+            if mode & GO_MODE_SYMLINK or not mode & GO_MODE_TYPE:
+                return super().read_file(path)  # `cat` follows the link inside the container; its output is bounded
+            raise FileNotFoundError(f"{path} is not a regular file")
+        data = bytearray()
+        try:
+            for chunk in chunks:  # the tar of one file of at most `limit` bytes (it may have grown since the stat)
+                data += chunk
+                if len(data) > limit + (1 << 20):
+                    break
+        except _api_errors() as exc:
+            raise SandboxError(f"cannot read {path} from the container: {exc}") from exc
+        try:
+            with tarfile.open(fileobj=io.BytesIO(bytes(data))) as tar:
+                member = tar.next()
+                if member is None or not member.isfile():
+                    raise FileNotFoundError(f"{path} is not a regular file")
+                content = tar.extractfile(member).read(limit)  # type: ignore[union-attr]
+        except tarfile.TarError as exc:
+            raise SandboxError(f"cannot read {path} from the container: {exc}") from exc
         return content.decode("utf-8", errors="replace")
 
     @property
