@@ -14,9 +14,10 @@ Contract (mini-swe-agent's, on the Engine API) with the official images
   memory; a command that floods past `max_output_bytes`, or whose output stream outlives it, is killed by a second
   exec that finds its processes by a per-exec marker variable. Failing commands never raise.
 - runaway processes (a fork bomb filling `pids_limit`) are stopped from outside: when the killing exec cannot run, or
-  a command cannot even start ("OCI runtime exec failed"), or a command hit the pids limit and the container is still
-  full (`top`), the container is restarted (`restart(timeout=0)`: every process is killed, the files are kept) and the
-  command is run again; the result's note says so.
+  a command cannot even start ("OCI runtime exec failed", or the container stopped because a command killed its init
+  or keep-alive: `pkill sleep`), or a command hit the pids limit and the container is still full (`top`), the
+  container is restarted (`restart(timeout=0)`: every process is killed, the files are kept) and the command is run
+  again; the result's note says so.
 - files: `put_archive` / `get_archive`; close: `remove(force=True)`; leftovers: `aemgym sandbox gc`.
 """
 
@@ -189,10 +190,13 @@ class DockerSandbox(Sandbox):
     # ----- commands --------------------------------------------------------------------------------------------------
     def _exec(self, cmd: str, timeout_s: float, stdin: bytes | None = None) -> ExecResult:
         result, runaway = self._exec_once(cmd, timeout_s, stdin)
-        cannot_start = result.exit_code in (125, 126) and result.output.lstrip().startswith(EXEC_START_FAILED)
+        stopped = result.exit_code in (126, -1) and self._stopped()
+        cannot_start = stopped or (result.exit_code in (125, 126)
+                                   and result.output.lstrip().startswith(EXEC_START_FAILED))
         if not (runaway or cannot_start or self._pids_full(PIDS_EXHAUSTED in result.output)):
             return result
-        why = "the command could not start" if cannot_start else "runaway processes filled the pids limit"
+        why = ("the container had stopped (its init or keep-alive process was killed)" if stopped else
+               "the command could not start" if cannot_start else "runaway processes filled the pids limit")
         if not self._restart():
             note = f"{why} and the container could not be restarted: the sandbox is unusable"
             return ExecResult(-1, f"{result.output}\n[{note}]", duration_s=result.duration_s, note=note)
@@ -210,6 +214,16 @@ class DockerSandbox(Sandbox):
             self.container.restart(timeout=0)
             self.restarts += 1
             return True
+        except _api_errors():
+            return False
+
+    def _stopped(self) -> bool:
+        """Whether the container no longer runs (asked only after a failed exec: `pkill sleep` or `kill 1` inside
+        stops it, and every later exec would fail)."""
+        assert self.container is not None
+        try:
+            self.container.reload()
+            return self.container.status != "running"
         except _api_errors():
             return False
 

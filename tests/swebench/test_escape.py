@@ -73,6 +73,18 @@ def test_fork_bomb_is_contained(kind: str, new_box) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_killing_every_process_is_survived(kind: str, new_box) -> None:
+    """`kill 1`, `pkill sleep`, `kill -9 -1`: whatever a command kills (in Docker: the init and the keep-alive, which
+    stops the container), the next command runs with the files kept."""
+    with new_box(kind) as box:
+        assert box.exec("echo kept > mine").exit_code == 0
+        for kill in ("kill -TERM 1", "pkill sleep", "kill -9 -1"):
+            box.exec(f"{kill}; sleep 1")
+            later = box.exec("cat mine")
+            assert later.exit_code == 0 and later.output.startswith("kept"), (kill, later.output[-300:])
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_memory_bomb_is_contained(kind: str, new_box) -> None:
     with new_box(kind, memory_mb=256) as box:
         result = box.exec("python -c \"x = bytearray(1 << 30); print('allocated')\"")
