@@ -4,10 +4,12 @@ measured in the same run.
 Local: episode reset with the template cached (target <= 2 s); per-command overhead of the sandbox over a bare
 `subprocess.run(["bash", "-c", "true"])` (target <= 30 ms); the cost of each hardening step (a bubblewrap command
 line built up step by step: namespaces as root -> unprivileged user namespace -> no capabilities / no nested user
-namespaces -> seccomp; the minimal /etc is made once per sandbox and timed at start); grading time minus the test
-runtime (target <= 3 s), the test runtime being the same eval script run bare on a host copy of the repository.
+namespaces -> seccomp, each timed on `true` and on 400k read/write system calls; the minimal /etc is made once per
+process and timed); grading time minus the test runtime (target <= 3 s), the test runtime being the same eval script
+run bare on a host copy of the repository.
 Docker (where an engine answers, e.g. after scripts/docker-engine.sh start): the same reset and per-command figures,
-a plain container's exec next to a hardened one's, and grading with the official eval script.
+a plain container's exec (no seccomp either) next to a hardened one's (`true` and the same system calls), and
+grading with the official eval script.
 Usage: .venv/bin/python benchmarks/swebench_sandbox.py [--commands 40] [--resets 5] [--no-docker]
 """
 
@@ -51,8 +53,12 @@ def bare() -> None:
     subprocess.run(["bash", "-c", "true"], check=True)
 
 
+SYSCALL_HEAVY = "dd if=/dev/zero of=/dev/null bs=1 count=200000 status=none"  # 400k read/write system calls
+
+
 def hardening_steps(box, n: int) -> None:
-    """Time `true` through the sandbox's own command line with the hardening added step by step."""
+    """Time `true`, and a command made of system calls (what seccomp filters), through the sandbox's own command line
+    with the hardening added step by step."""
     from agent_envs.sandbox import hardening
     from agent_envs.sandbox.local import SECCOMP_FD
 
@@ -80,14 +86,33 @@ def hardening_steps(box, n: int) -> None:
              ("+ unprivileged user namespace", drop_priv, without(full, nested, drop, seccomp)),
              ("+ no capabilities, no nested userns", drop_priv, without(full, seccomp)),
              ("+ seccomp filter (= the sandbox)", drop_priv, full)]
-    fns: dict[str, Callable[[], object]] = {"bare": bare}
+    cpu: dict[str, list[float]] = {}
+
+    def dd(argv: list[str], name: str) -> None:
+        """Run dd then bash's `times` (the CPU its children used: the filter runs in dd's system time)."""
+        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout.split()
+        seconds = [float(m) * 60 + float(sec) for m, sec in (t.rstrip("s").split("m") for t in out[-2:])]
+        cpu.setdefault(name, []).append(sum(seconds) * 1000)  # children's user + system time
+
+    heavy = f"{SYSCALL_HEAVY}; times"
+    fns: dict[str, Callable[[], object]] = {"bare": bare, "bare dd": lambda: dd(["bash", "-c", heavy], "bare dd")}
     for name, prefix, argv in steps:
-        cmd = ["nsenter", "-t", str(box._holder.pid), "-m", "--", "sh", "-c", cgroups + fd + 'exec "$@"', "sh",
-               "prlimit", "--core=0", "--", *prefix, *argv]
-        fns[name] = lambda cmd=cmd: subprocess.run(cmd, check=True)
+        for suffix, cmd_argv in (("", argv), (" dd", argv[:-1] + [heavy])):
+            cmd = ["nsenter", "-t", str(box._holder.pid), "-m", "--", "sh", "-c", cgroups + fd + 'exec "$@"', "sh",
+                   "prlimit", "--core=0", "--", *prefix, *cmd_argv]
+            fns[name + suffix] = (lambda cmd=cmd, key=name + suffix: dd(cmd, key)) if suffix else (
+                lambda cmd=cmd: subprocess.run(cmd, check=True))
     ms = interleaved(fns, n)
+    cpu_ms = {name: statistics.median(values) for name, values in cpu.items()}
+
+    def cell(value: float, base: float) -> str:
+        return f"{value:6.1f} ms (+{value - base:5.1f})"
+
+    print(f"  {'(medians; + is over bare)':40s} {'true: wall':>18s} {'dd: wall':>18s} {'dd: CPU of dd':>18s}")
     for name, _, _ in steps:
-        print(f"  {name:40s} {ms[name]:6.1f} ms  (+{ms[name] - ms['bare']:.1f} ms over bare {ms['bare']:.1f} ms)")
+        print(f"  {name:40s} {cell(ms[name], ms['bare'])} {cell(ms[name + ' dd'], ms['bare dd'])} "
+              f"{cell(cpu_ms[name + ' dd'], cpu_ms['bare dd'])}")
+    print(f"  {'bare':40s} {ms['bare']:6.1f} ms {'':9s}{ms['bare dd']:6.1f} ms {'':9s}{cpu_ms['bare dd']:6.1f} ms")
     etc_dir = Path(tempfile.mkdtemp())
     t0 = time.perf_counter()
     hardening.write_minimal_etc(etc_dir / "etc", network=False)
@@ -113,7 +138,7 @@ def local_figures(args: argparse.Namespace) -> None:
     b, s = ms["bare"], ms["box"]
     print(f"local command: bare {b:.1f} ms, sandbox {s:.1f} ms -> overhead {s - b:.1f} ms median "
           f"(target <= 30 ms); features: {box.features}")
-    print("local hardening steps (median of `true`):")
+    print(f"local hardening steps (`true`, and dd: {SYSCALL_HEAVY}):")
     hardening_steps(box, args.commands)
     instance = dict(env.task.data)  # type: ignore[union-attr]
     factory = env.sandbox_factory(instance, agent=False)
@@ -164,17 +189,22 @@ def docker_figures(args: argparse.Namespace, instance: dict) -> None:
     print(f"docker reset (create + start + strip history): median {statistics.median(starts):.3f} s over "
           f"{args.resets} (target <= 2 s)")
     with DockerSandbox(image, client=client) as box:
-        plain = client.containers.run(image, ["sleep", "600"], detach=True, network_mode="none")
+        plain = client.containers.run(image, ["sleep", "600"], detach=True, network_mode="none",
+                                      security_opt=["seccomp=unconfined"])  # no hardening at all, no seccomp
         try:
+            dd = ["bash", "-c", SYSCALL_HEAVY]
             ms = interleaved({"bare": bare, "box": lambda: box.exec("true"),
                               "raw": lambda: box.container.exec_run(["true"]),
-                              "plain": lambda: plain.exec_run(["true"])}, args.commands)
+                              "plain": lambda: plain.exec_run(["true"]),
+                              "raw dd": lambda: box.container.exec_run(dd),
+                              "plain dd": lambda: plain.exec_run(dd)}, args.commands)
         finally:
             plain.remove(force=True)
         b, s, raw, raw_plain = ms["bare"], ms["box"], ms["raw"], ms["plain"]
         print(f"docker command: bare {b:.1f} ms, sandbox exec {s:.1f} ms -> overhead {s - b:.1f} ms median; "
               f"one SDK exec_run: hardened container {raw:.1f} ms, plain container {raw_plain:.1f} ms "
-              f"(hardening +{raw - raw_plain:.1f} ms); features: {box.features}")
+              f"(hardening {raw - raw_plain:+.1f} ms); dd ({SYSCALL_HEAVY.split()[4]}): hardened "
+              f"{ms['raw dd']:.1f} ms, plain {ms['plain dd']:.1f} ms; features: {box.features}")
     results = [grade(instance, instance["patch"], lambda: DockerSandbox(image, client=client), local=False)
                for _ in range(3)]
     assert all(r.resolved for r in results), results[0].log[-2000:]
