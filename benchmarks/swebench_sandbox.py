@@ -4,10 +4,12 @@ measured in the same run.
 Local: episode reset with the template cached (target <= 2 s); per-command overhead of the sandbox over a bare
 `subprocess.run(["bash", "-c", "true"])` (target <= 30 ms); the cost of each hardening step (a bubblewrap command
 line built up step by step: namespaces as root -> unprivileged user namespace -> no capabilities / no nested user
-namespaces -> seccomp; the minimal /etc is made once per sandbox and timed at start); grading time minus the test
-runtime (target <= 3 s), the test runtime being the same eval script run bare on a host copy of the repository.
+namespaces -> seccomp, each on `true` and on 400k read/write system calls, in wall and in CPU time (cgroup cpuacct,
+as root); the minimal /etc is made once per process and timed); grading time minus the test runtime (target <= 3 s),
+the test runtime being the same eval script run bare on a host copy of the repository.
 Docker (where an engine answers, e.g. after scripts/docker-engine.sh start): the same reset and per-command figures,
-a plain container's exec next to a hardened one's, and grading with the official eval script.
+a plain container's exec (no seccomp either) next to a hardened one's (`true` and the same system calls), and
+grading with the official eval script.
 Usage: .venv/bin/python benchmarks/swebench_sandbox.py [--commands 40] [--resets 5] [--no-docker]
 """
 
@@ -36,14 +38,46 @@ def median_ms(fn: Callable[[], object], n: int) -> float:
     return statistics.median(times) * 1000
 
 
-def interleaved(fns: dict[str, Callable[[], object]], n: int) -> dict[str, float]:
-    """Median ms of each function, run round-robin so that a loaded machine slows every variant alike."""
+class CpuMeter:
+    """CPU time of this process and everything it starts (sandboxed commands included), from a cgroup v1 `cpuacct`
+    group this process moves into (root only; `ms()` is None elsewhere). Wall time on a loaded 2-core machine mostly
+    measures the other load; CPU time is the cost itself."""
+
+    def __init__(self) -> None:
+        self.path = Path(f"/sys/fs/cgroup/cpuacct/aemgym-bench-{os.getpid()}")
+        try:
+            self.path.mkdir()
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            self.path = None  # type: ignore[assignment]
+
+    def ms(self) -> float | None:
+        return int((self.path / "cpuacct.usage").read_text()) / 1e6 if self.path else None
+
+    def close(self) -> None:
+        if self.path:
+            (self.path.parent / "cgroup.procs").write_text(str(os.getpid()))
+            self.path.rmdir()
+
+
+METER: CpuMeter | None = None
+
+
+def interleaved(fns: dict[str, Callable[[], object]], n: int, cpu: dict[str, float] | None = None) -> dict[str, float]:
+    """Median ms of each function, run round-robin so that a loaded machine slows every variant alike; with `cpu`,
+    also the median CPU ms of each (from `METER`, when there is one) into `cpu`."""
     times: dict[str, list[float]] = {name: [] for name in fns}
+    cpu_times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(n):
         for name, fn in fns.items():
+            c0 = METER.ms() if METER else None
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
+            if c0 is not None:
+                cpu_times[name].append(METER.ms() - c0)  # type: ignore[union-attr, operator]
+    if cpu is not None and all(cpu_times.values()):
+        cpu.update({name: statistics.median(ts) for name, ts in cpu_times.items()})
     return {name: statistics.median(ts) * 1000 for name, ts in times.items()}
 
 
@@ -51,8 +85,12 @@ def bare() -> None:
     subprocess.run(["bash", "-c", "true"], check=True)
 
 
+SYSCALL_HEAVY = "dd if=/dev/zero of=/dev/null bs=1 count=200000 status=none"  # 400k read/write system calls
+
+
 def hardening_steps(box, n: int) -> None:
-    """Time `true` through the sandbox's own command line with the hardening added step by step."""
+    """Time `true`, and a command made of system calls (what seccomp filters), through the sandbox's own command line
+    with the hardening added step by step."""
     from agent_envs.sandbox import hardening
     from agent_envs.sandbox.local import SECCOMP_FD
 
@@ -80,14 +118,25 @@ def hardening_steps(box, n: int) -> None:
              ("+ unprivileged user namespace", drop_priv, without(full, nested, drop, seccomp)),
              ("+ no capabilities, no nested userns", drop_priv, without(full, seccomp)),
              ("+ seccomp filter (= the sandbox)", drop_priv, full)]
-    fns: dict[str, Callable[[], object]] = {"bare": bare}
+    fns: dict[str, Callable[[], object]] = {"bare": bare,
+                                            "bare dd": lambda: subprocess.run(["bash", "-c", SYSCALL_HEAVY])}
     for name, prefix, argv in steps:
-        cmd = ["nsenter", "-t", str(box._holder.pid), "-m", "--", "sh", "-c", cgroups + fd + 'exec "$@"', "sh",
-               "prlimit", "--core=0", "--", *prefix, *argv]
-        fns[name] = lambda cmd=cmd: subprocess.run(cmd, check=True)
-    ms = interleaved(fns, n)
+        for suffix, cmd_argv in (("", argv), (" dd", argv[:-1] + [SYSCALL_HEAVY])):
+            cmd = ["nsenter", "-t", str(box._holder.pid), "-m", "--", "sh", "-c", cgroups + fd + 'exec "$@"', "sh",
+                   "prlimit", "--core=0", "--", *prefix, *cmd_argv]
+            fns[name + suffix] = lambda cmd=cmd: subprocess.run(cmd, check=True)
+    cpu: dict[str, float] = {}
+    ms = interleaved(fns, n, cpu)
+
+    def cell(values: dict[str, float], name: str, base: str) -> str:
+        return f"{values[name]:6.1f} (+{values[name] - values[base]:5.1f})" if values else f"{'-':>15s}"
+
+    print(f"  {'ms, medians (+ over bare)':40s} {'true: wall':>15s} {'CPU':>15s} {'dd: wall':>15s} {'CPU':>15s}")
     for name, _, _ in steps:
-        print(f"  {name:40s} {ms[name]:6.1f} ms  (+{ms[name] - ms['bare']:.1f} ms over bare {ms['bare']:.1f} ms)")
+        print(f"  {name:40s} {cell(ms, name, 'bare')} {cell(cpu, name, 'bare')} "
+              f"{cell(ms, name + ' dd', 'bare dd')} {cell(cpu, name + ' dd', 'bare dd')}")
+    print(f"  {'bare':40s} {cell(ms, 'bare', 'bare')} {cell(cpu, 'bare', 'bare')} "
+          f"{cell(ms, 'bare dd', 'bare dd')} {cell(cpu, 'bare dd', 'bare dd')}")
     etc_dir = Path(tempfile.mkdtemp())
     t0 = time.perf_counter()
     hardening.write_minimal_etc(etc_dir / "etc", network=False)
@@ -109,11 +158,13 @@ def local_figures(args: argparse.Namespace) -> None:
           f"{statistics.median(resets):.3f} s over {args.resets} (target <= 2 s)")
     box = env.sandbox
     assert box is not None
-    ms = interleaved({"bare": bare, "box": lambda: box.exec("true")}, args.commands)
+    cpu: dict[str, float] = {}
+    ms = interleaved({"bare": bare, "box": lambda: box.exec("true")}, args.commands, cpu)
     b, s = ms["bare"], ms["box"]
+    cpu_text = f"; CPU per command: bare {cpu['bare']:.1f} ms, sandbox {cpu['box']:.1f} ms" if cpu else ""
     print(f"local command: bare {b:.1f} ms, sandbox {s:.1f} ms -> overhead {s - b:.1f} ms median "
-          f"(target <= 30 ms); features: {box.features}")
-    print("local hardening steps (median of `true`):")
+          f"(target <= 30 ms){cpu_text}; features: {box.features}")
+    print(f"local hardening steps (`true`, and dd: {SYSCALL_HEAVY}):")
     hardening_steps(box, args.commands)
     instance = dict(env.task.data)  # type: ignore[union-attr]
     factory = env.sandbox_factory(instance, agent=False)
@@ -164,17 +215,22 @@ def docker_figures(args: argparse.Namespace, instance: dict) -> None:
     print(f"docker reset (create + start + strip history): median {statistics.median(starts):.3f} s over "
           f"{args.resets} (target <= 2 s)")
     with DockerSandbox(image, client=client) as box:
-        plain = client.containers.run(image, ["sleep", "600"], detach=True, network_mode="none")
+        plain = client.containers.run(image, ["sleep", "600"], detach=True, network_mode="none",
+                                      security_opt=["seccomp=unconfined"])  # no hardening at all, no seccomp
         try:
+            dd = ["bash", "-c", SYSCALL_HEAVY]
             ms = interleaved({"bare": bare, "box": lambda: box.exec("true"),
                               "raw": lambda: box.container.exec_run(["true"]),
-                              "plain": lambda: plain.exec_run(["true"])}, args.commands)
+                              "plain": lambda: plain.exec_run(["true"]),
+                              "raw dd": lambda: box.container.exec_run(dd),
+                              "plain dd": lambda: plain.exec_run(dd)}, args.commands)
         finally:
             plain.remove(force=True)
-        b, s, raw, raw_plain = ms["bare"], ms["box"], ms["raw"], ms["plain"]
+        b, s, raw, raw_plain = ms["bare"], ms["box"], ms["raw"], ms["plain"]  # (the engine's CPU is not metered)
         print(f"docker command: bare {b:.1f} ms, sandbox exec {s:.1f} ms -> overhead {s - b:.1f} ms median; "
               f"one SDK exec_run: hardened container {raw:.1f} ms, plain container {raw_plain:.1f} ms "
-              f"(hardening +{raw - raw_plain:.1f} ms); features: {box.features}")
+              f"(hardening {raw - raw_plain:+.1f} ms); dd ({SYSCALL_HEAVY.split()[4]}): hardened "
+              f"{ms['raw dd']:.1f} ms, plain {ms['plain dd']:.1f} ms; features: {box.features}")
     results = [grade(instance, instance["patch"], lambda: DockerSandbox(image, client=client), local=False)
                for _ in range(3)]
     assert all(r.resolved for r in results), results[0].log[-2000:]
@@ -191,11 +247,14 @@ def main() -> None:
     args = parser.parse_args()
     cache = Path(tempfile.mkdtemp(prefix="swebench-bench-"))
     os.environ["AEMGYM_SWEBENCH_CACHE"] = str(cache)
+    global METER
+    METER = CpuMeter()
     try:
         instance = local_figures(args)
         if not args.no_docker:
             docker_figures(args, instance)
     finally:
+        METER.close()
         shutil.rmtree(cache, ignore_errors=True)
 
 

@@ -240,7 +240,7 @@ class Sandbox(ABC):
         """A file's full text (relative paths are inside `/testbed`); raises `FileNotFoundError` if unreadable."""
         result = self._exec_untruncated(f"cat -- {shlex.quote(path)}", timeout=60)
         if result.exit_code != 0:
-            raise FileNotFoundError(f"{path}: {result.output.strip()[:200]}")
+            raise FileNotFoundError(f"{path}: {result.note or result.output.strip()[:200]}")
         return result.output
 
     def write_file(self, path: str, content: str) -> None:

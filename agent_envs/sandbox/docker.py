@@ -14,9 +14,10 @@ Contract (mini-swe-agent's, on the Engine API) with the official images
   memory; a command that floods past `max_output_bytes`, or whose output stream outlives it, is killed by a second
   exec that finds its processes by a per-exec marker variable. Failing commands never raise.
 - runaway processes (a fork bomb filling `pids_limit`) are stopped from outside: when the killing exec cannot run, or
-  a command cannot even start ("OCI runtime exec failed"), or a command hit the pids limit and the container is still
-  full (`top`), the container is restarted (`restart(timeout=0)`: every process is killed, the files are kept) and the
-  command is run again; the result's note says so.
+  a command cannot even start ("OCI runtime exec failed", or the container stopped because a command killed its init
+  or keep-alive: `pkill sleep`), or a command hit the pids limit and the container is still full (`top`), the
+  container is restarted (`restart(timeout=0)`: every process is killed, the files are kept) and the command is run
+  again; the result's note says so.
 - files: `put_archive` / `get_archive`; close: `remove(force=True)`; leftovers: `aemgym sandbox gc`.
 """
 
@@ -74,6 +75,10 @@ EXEC_START_FAILED = ("OCI runtime exec failed", "unable to start container proce
 PIDS_EXHAUSTED = "Resource temporarily unavailable"
 RUN_ID = os.environ.get("AEMGYM_RUN_ID") or uuid.uuid4().hex[:12]  # this process's containers, for `gc`
 DEFAULT_MAX_LIFETIME_S = 6 * 3600.0
+#: Go `os.FileMode` bits in the engine's path stat: a symlink, and every non-regular type (dir, link, pipe, socket,
+#: device, char device, irregular).
+GO_MODE_SYMLINK = 1 << 27
+GO_MODE_TYPE = (1 << 31) | GO_MODE_SYMLINK | (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
 
 
 def _pump(stream: Any, buf: _HeadTail, lock: threading.Lock, limit: int, overflow: threading.Event) -> None:
@@ -185,10 +190,13 @@ class DockerSandbox(Sandbox):
     # ----- commands --------------------------------------------------------------------------------------------------
     def _exec(self, cmd: str, timeout_s: float, stdin: bytes | None = None) -> ExecResult:
         result, runaway = self._exec_once(cmd, timeout_s, stdin)
-        cannot_start = result.exit_code in (125, 126) and result.output.lstrip().startswith(EXEC_START_FAILED)
+        stopped = result.exit_code in (126, -1) and self._stopped()
+        cannot_start = stopped or (result.exit_code in (125, 126)
+                                   and result.output.lstrip().startswith(EXEC_START_FAILED))
         if not (runaway or cannot_start or self._pids_full(PIDS_EXHAUSTED in result.output)):
             return result
-        why = "the command could not start" if cannot_start else "runaway processes filled the pids limit"
+        why = ("the container had stopped (its init or keep-alive process was killed)" if stopped else
+               "the command could not start" if cannot_start else "runaway processes filled the pids limit")
         if not self._restart():
             note = f"{why} and the container could not be restarted: the sandbox is unusable"
             return ExecResult(-1, f"{result.output}\n[{note}]", duration_s=result.duration_s, note=note)
@@ -206,6 +214,16 @@ class DockerSandbox(Sandbox):
             self.container.restart(timeout=0)
             self.restarts += 1
             return True
+        except _api_errors():
+            return False
+
+    def _stopped(self) -> bool:
+        """Whether the container no longer runs (asked only after a failed exec: `pkill sleep` or `kill 1` inside
+        stops it, and every later exec would fail)."""
+        assert self.container is not None
+        try:
+            self.container.reload()
+            return self.container.status != "running"
         except _api_errors():
             return False
 
@@ -364,25 +382,46 @@ class DockerSandbox(Sandbox):
             raise OSError(f"cannot write {path}: {exc}") from exc
 
     def read_file(self, path: str) -> str:
-        """A file's text via `get_archive` (relative paths are inside `/testbed`); `FileNotFoundError` if absent."""
+        """A file's text via `get_archive` (relative paths are inside `/testbed`); `FileNotFoundError` if absent.
+
+        What to fetch is decided from the engine's stat before any byte is read, so a file the sandbox made huge (an
+        eval log of 1 GB) or turned into a directory costs the harness no memory: a symlink or a file larger than
+        `max_output_bytes` is read by `cat` inside the container (bounded like every command), anything but a regular
+        file is an error.
+        """
         if not self.started or self.closed:
             raise SandboxError("the sandbox is not running (call start() first; it may have been closed)")
         assert self.container is not None
         full = posixpath.normpath(posixpath.join(WORKDIR, path))
+        limit = self.limits.max_output_bytes
         try:
-            chunks, _ = self.container.get_archive(full)
-            data = b"".join(chunks)
+            chunks, stat = self.container.get_archive(full)
         except _docker().errors.NotFound as exc:
             raise FileNotFoundError(f"{path}: no such file in the container") from exc
         except _api_errors() as exc:
             raise SandboxError(f"cannot read {path} from the container: {exc}") from exc
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            member = tar.next()
-            if member is not None and member.issym():
-                return super().read_file(path)  # `cat` follows the link inside the container
-            if member is None or not member.isfile():
-                raise FileNotFoundError(f"{path} is not a regular file")
-            content = tar.extractfile(member).read(self.limits.max_output_bytes)  # type: ignore[union-attr]
+        mode, size = int(stat.get("mode", 0)), int(stat.get("size", 0))
+        if mode & GO_MODE_TYPE or size > limit:
+            chunks.close()
+            if mode & GO_MODE_SYMLINK or not mode & GO_MODE_TYPE:
+                return super().read_file(path)  # `cat` follows the link inside the container; its output is bounded
+            raise FileNotFoundError(f"{path} is not a regular file")
+        data = bytearray()
+        try:
+            for chunk in chunks:  # the tar of one file of at most `limit` bytes (it may have grown since the stat)
+                data += chunk
+                if len(data) > limit + (1 << 20):
+                    break
+        except _api_errors() as exc:
+            raise SandboxError(f"cannot read {path} from the container: {exc}") from exc
+        try:
+            with tarfile.open(fileobj=io.BytesIO(bytes(data))) as tar:
+                member = tar.next()
+                if member is None or not member.isfile():
+                    raise FileNotFoundError(f"{path} is not a regular file")
+                content = tar.extractfile(member).read(limit)  # type: ignore[union-attr]
+        except tarfile.TarError as exc:
+            raise SandboxError(f"cannot read {path} from the container: {exc}") from exc
         return content.decode("utf-8", errors="replace")
 
     @property

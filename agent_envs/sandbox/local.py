@@ -327,10 +327,6 @@ class LocalSandbox(Sandbox):
         argv = ["sh", "-c", prelude + 'exec "$@"', "sh", *argv]
         if self._holder is not None:
             argv = ["nsenter", "-t", str(self._holder.pid), "-m", "--", *argv]
-        return run_streaming(argv, timeout_s=timeout_s, limits=lim, stdin=stdin)
-
-    def host_path(self, sandbox_path: str) -> Path | None:
-        """The host path of a file under the sandbox's `/tmp` (readable without a command), else None."""
-        if self.dir is None or not sandbox_path.startswith("/tmp/"):
-            return None
-        return self.dir / "tmp" / sandbox_path[len("/tmp/"):]
+        # a bare environment: the sandbox's pid 1 (bubblewrap) keeps the one it was started with, readable in
+        # /proc/1/environ, and the harness's holds secrets (API keys); `--clearenv` only cleans the command's
+        return run_streaming(argv, timeout_s=timeout_s, limits=lim, stdin=stdin, env={"PATH": DEFAULT_PATH})

@@ -32,7 +32,7 @@ DENIED = {
     "name_to_handle_at": 303, "open_by_handle_at": 304, "clock_adjtime": 305, "setns": 308, "finit_module": 313,
     "kexec_file_load": 320, "bpf": 321, "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426,
     "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
-    "fspick": 433, "mount_setattr": 442, "quotactl_fd": 443,
+    "fspick": 433, "mount_setattr": 442, "quotactl_fd": 443, "open_tree_attr": 467,
 }
 NR_CLONE, NR_CLONE3, NR_SOCKET, NR_IOCTL = 56, 435, 41, 16
 CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000

@@ -2,7 +2,8 @@
 
 Each probe reports `BLOCKED` or `ESCAPED` with a detail. Probes never change host state even when one succeeds: they
 test writability with `access(W_OK)` or on the sandbox's own mounts, create device nodes and mounts only under the
-sandbox's scratch `/tmp`, signal the host canary process with SIGCONT (a no-op for `sleep`), and write nothing.
+sandbox's scratch `/tmp`, signal the host canary process with SIGCONT (a no-op for `sleep`) or attach to it with
+ptrace and detach at once, connect to sockets without sending anything, and write nothing.
 
 `python tests/swebench/escape_probes.py` prints the table for the local and the Docker sandbox of the code on
 `PYTHONPATH` (how the closing note's "before" column was made from the previous version).
@@ -11,7 +12,7 @@ sandbox's scratch `/tmp`, signal the host canary process with SIGCONT (a no-op f
 from __future__ import annotations
 
 PROBE_SCRIPT = r'''
-import os, re, socket, subprocess, sys
+import ctypes, os, re, socket, subprocess, sys
 import hashlib
 canary_file, tag, template, host_shadow = sys.argv[1], *sys.argv[4:7]
 port, host_pid = int(sys.argv[2]), int(sys.argv[3])
@@ -140,13 +141,18 @@ def _():
         except OSError:
             return False
     seen = [p for p in os.listdir("/proc") if p.isdigit() and is_canary(p)]
-    signalled = False
+    signalled = traced = False
     try:
         os.kill(host_pid, 18)  # SIGCONT: harmless to a sleeping canary
         signalled = is_canary(host_pid)
     except OSError:
         pass
-    return bool(seen) or signalled, f"seen {seen}, signalled {signalled}"
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.ptrace(16, host_pid, 0, 0) == 0:  # PTRACE_ATTACH; detached at once (PTRACE_DETACH)
+        traced = is_canary(host_pid)
+        os.waitpid(host_pid, 0)
+        libc.ptrace(17, host_pid, 0, 0)
+    return bool(seen) or signalled or traced, f"seen {seen}, signalled {signalled}, traced {traced}"
 
 @probe("write_template")
 def _():
@@ -165,13 +171,51 @@ def _():
     return bool(won) or nnp != "1", f"succeeded: {won}, NoNewPrivs {nnp} (setuid binaries " + (
         "ignored)" if nnp == "1" else "honoured)")
 
+@probe("host_environment")
+def _():
+    found = []
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            if f"{tag}-secret".encode() in open(f"/proc/{pid}/environ", "rb").read():
+                found.append(pid)
+        except OSError:
+            pass
+    return bool(found), f"the harness's secret in the environment of pids {found}" if found else (
+        "no process sees the harness's environment")
+
+#: sysctls of the sandbox's own ipc, pid, uts, net and user namespaces (writable there, never the host's)
+OWN_SYSCTLS = re.compile(r"^/proc/sys/(fs/mqueue/|net/|user/|kernel/(msg|sem|shm|auto_msgmni|ns_last_pid|pid_max|"
+                         r"hostname|domainname))")
+
+@probe("host_sysctls")
+def _():
+    writable = [p for p in ("/proc/sysrq-trigger", "/proc/sys/kernel/core_pattern") if os.access(p, os.W_OK)]
+    for root, dirs, files in os.walk("/proc/sys"):
+        writable += [os.path.join(root, f) for f in files
+                     if not OWN_SYSCTLS.match(os.path.join(root, f)) and os.access(os.path.join(root, f), os.W_OK)]
+    return bool(writable), f"writable: {writable[:6]}" if writable else "/proc/sys: only the sandbox's own namespaces"
+
+@probe("host_unix_sockets")
+def _():
+    reached = []
+    for path in ("/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock", "\0" + tag):
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(path)
+            reached.append(path.replace("\0", "@"))
+        except OSError:
+            pass
+        finally:
+            s.close()
+    return bool(reached), f"connected: {reached}" if reached else "the engine's and the host's sockets: unreachable"
+
 for name, (verdict, detail) in results.items():
     print(f"PROBE {name} {verdict} {detail}")
 '''
 
 PROBES = ("capabilities", "remount_readonly_writable", "mknod_devices", "mount_filesystems", "cgroup_release_agent",
           "raw_packet_sockets", "read_host_secrets", "host_loopback_port", "see_or_signal_host_process",
-          "write_template", "regain_privileges")
+          "write_template", "regain_privileges", "host_environment", "host_sysctls", "host_unix_sockets")
 
 
 def run_probes(box, *, canary_file: str, port: int, host_pid: int, tag: str, template: str = "") -> dict:
@@ -197,9 +241,11 @@ def run_probes(box, *, canary_file: str, port: int, host_pid: int, tag: str, tem
 
 
 class HostCanary:
-    """A host file, a loopback TCP server and a sleeping process that no sandbox may reach. Context manager."""
+    """A host file, a loopback TCP server, an abstract unix socket, a sleeping process and a secret in the harness's
+    environment that no sandbox may reach. Context manager."""
 
     def __enter__(self) -> HostCanary:
+        import os
         import socket
         import subprocess
         import tempfile
@@ -213,6 +259,10 @@ class HostCanary:
         self.server.bind(("127.0.0.1", 0))
         self.server.listen(4)
         self.port = self.server.getsockname()[1]
+        self.abstract = socket.socket(socket.AF_UNIX)
+        self.abstract.bind("\0" + self.tag)
+        self.abstract.listen(4)
+        os.environ["AEMGYM_HOST_SECRET"] = f"{self.tag}-secret"  # what an API key in the harness's env stands for
         self.proc = subprocess.Popen(["bash", "-c", f"exec -a {self.tag} sleep 600"])
         return self
 
@@ -231,6 +281,8 @@ class HostCanary:
         self.proc.kill()
         self.proc.wait()
         self.server.close()
+        self.abstract.close()
+        os.environ.pop("AEMGYM_HOST_SECRET", None)
         os.unlink(self.file)
 
 

@@ -73,6 +73,18 @@ def test_fork_bomb_is_contained(kind: str, new_box) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_killing_every_process_is_survived(kind: str, new_box) -> None:
+    """`kill 1`, `pkill sleep`, `kill -9 -1`: whatever a command kills (in Docker: the init and the keep-alive, which
+    stops the container), the next command runs with the files kept."""
+    with new_box(kind) as box:
+        assert box.exec("echo kept > mine").exit_code == 0
+        for kill in ("kill -TERM 1", "pkill sleep", "kill -9 -1"):
+            box.exec(f"{kill}; sleep 1")
+            later = box.exec("cat mine")
+            assert later.exit_code == 0 and later.output.startswith("kept"), (kill, later.output[-300:])
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_memory_bomb_is_contained(kind: str, new_box) -> None:
     with new_box(kind, memory_mb=256) as box:
         result = box.exec("python -c \"x = bytearray(1 << 30); print('allocated')\"")
@@ -97,3 +109,34 @@ def test_huge_file_is_cut(kind: str, new_box) -> None:
         size = int(re.search(r"size=(\d+)", result.output).group(1))  # stdout and stderr may interleave
         assert 0 < size <= 32 << 20  # 10 GB asked, stopped at the 32 MB file limit
         assert box.exec("rm /testbed/big && echo still-works").output.strip() == "still-works"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_file_transfer_stays_inside(kind: str, new_box, canary: HostCanary) -> None:
+    """Files moved in and out follow links only inside the sandbox, take any name, and cost the harness at most
+    `max_output_bytes` of memory whatever the sandbox made of them (a huge eval log, a directory)."""
+    try:
+        host_shadow = hashlib.sha256(Path("/etc/shadow").read_bytes()).hexdigest()
+    except OSError:
+        host_shadow = "unreadable"
+    with new_box(kind, max_output_bytes=1 << 20) as box:
+        made = box.exec(f"ln -s /etc/shadow out && ln -s / root && ln -s {canary.file} canary && mkdir adir && "
+                        "head -c 3000000 /dev/zero > big && echo made")
+        assert made.output.strip() == "made", made.output
+        for path in ("out", "root/etc/shadow", "/proc/1/root/etc/shadow"):
+            try:
+                text = box.read_file(path)
+            except FileNotFoundError:
+                continue
+            assert hashlib.sha256(text.encode()).hexdigest() != host_shadow, f"{path}: the host's /etc/shadow"
+        box.write_file("canary", "overwritten\n")  # through a link to the host canary's path
+        box.write_file(f"root{canary.file}", "overwritten\n")
+        for name in ("$(touch pwned)", "-rf", "new\nline", "../../../tmp/up", "sp ace/'q\"", ";touch pwned;"):
+            box.write_file(name, "hi\n")
+            assert box.read_file(name) == "hi\n", name
+        assert box.exec("test -e pwned || echo clean").output.strip() == "clean"
+        with pytest.raises(FileNotFoundError, match="output limit"):
+            box.read_file("big")
+        with pytest.raises(FileNotFoundError):
+            box.read_file("adir")
+    assert canary.untouched()
