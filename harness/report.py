@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from harness.types import Episode
 
 Z95 = 1.959963984540054
+
+
+class _Phased(Protocol):
+    """A record of a training run's phase and iteration (an `Episode`, or the viewer's index entry)."""
+
+    phase: str | None
+    iteration: int | None
+
+
+EpisodeT = TypeVar("EpisodeT", bound=_Phased)
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -36,19 +47,27 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def _rate_block(episodes: list[Episode]) -> dict[str, Any]:
-    n = len(episodes)
-    wins = sum(1 for e in episodes if e.success and e.status == "ok")
+def rate_block(success: Sequence[bool], score: Sequence[float], reward: Sequence[float],
+               turns: Sequence[int]) -> dict[str, Any]:
+    """Success rate with its 95% Wilson interval, mean score, reward and turns of a set of episodes (one value per
+    episode in each sequence; `success` is already False for error episodes)."""
+    n = len(success)
+    wins = sum(1 for s in success if s)
     low, high = wilson_interval(wins, n)
     return {
         "episodes": n,
         "successes": wins,
         "success_rate": wins / n if n else 0.0,
         "success_ci95": [low, high],
-        "mean_score": sum(e.score for e in episodes) / n if n else 0.0,
-        "mean_reward": sum(e.total_reward for e in episodes) / n if n else 0.0,
-        "mean_turns": sum(len(e.turns) for e in episodes) / n if n else 0.0,
+        "mean_score": sum(score) / n if n else 0.0,
+        "mean_reward": sum(reward) / n if n else 0.0,
+        "mean_turns": sum(turns) / n if n else 0.0,
     }
+
+
+def _rate_block(episodes: list[Episode]) -> dict[str, Any]:
+    return rate_block([e.success and e.status == "ok" for e in episodes], [e.score for e in episodes],
+                      [e.total_reward for e in episodes], [len(e.turns) for e in episodes])
 
 
 def summarize(episodes: list[Episode], header: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -150,14 +169,14 @@ def plot(summary: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def report_episodes(run_dir: Path, header: dict[str, Any]) -> tuple[list[Episode], str]:
+def report_scope(episodes: Sequence[EpisodeT], command: str | None) -> tuple[list[EpisodeT], str]:
     """The episodes a run's report is about, and a note saying which: all of a bench run; for a training run, the
-    evaluation episodes of its last evaluation (the final policy), else its last iteration's rollouts."""
-    from harness.storage import read_episodes
+    evaluation episodes of its last evaluation (the final policy), else its last iteration's rollouts.
 
-    episodes = read_episodes(run_dir)
-    if header.get("command") != "train":
-        return episodes, ""
+    `episodes` may be any records with `phase` and `iteration` (episodes, or the viewer's index entries).
+    """
+    if command != "train":
+        return list(episodes), ""
     for phase in ("eval", "train"):
         chosen = [e for e in episodes if e.phase == phase]
         if chosen:
@@ -165,6 +184,13 @@ def report_episodes(run_dir: Path, header: dict[str, Any]) -> tuple[list[Episode
             what = "evaluation" if phase == "eval" else "training rollouts"
             return [e for e in chosen if (e.iteration or 0) == last], f"{what} at iteration {last}"
     return [], "no episodes yet"
+
+
+def report_episodes(run_dir: Path, header: dict[str, Any]) -> tuple[list[Episode], str]:
+    """The episodes of `run_dir` its report is about (`report_scope`), and the note saying which."""
+    from harness.storage import read_episodes
+
+    return report_scope(read_episodes(run_dir), header.get("command"))
 
 
 def report_run(run_dir: str | Path) -> tuple[dict[str, Any], str]:
