@@ -30,6 +30,14 @@ def rollout_metrics(episodes: list[Episode], prefix: str) -> dict[str, float]:
     }
 
 
+def _iteration_of(line: str) -> float:
+    """The iteration of a JSONL row; infinity for a blank or torn line (a kill mid-write), so it is dropped."""
+    try:
+        return float(json.loads(line).get("iteration", 0))
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return float("inf")
+
+
 class MetricsLogger:
     """Appends one JSON row per iteration; mirrors scalars to tensorboard / wandb when enabled."""
 
@@ -52,8 +60,7 @@ class MetricsLogger:
         for path in (self.path, self.path.with_name(ADVANTAGES_FILE)):
             if not path.is_file():
                 continue
-            rows = [line for line in path.read_text().splitlines() if line.strip()]
-            kept = [line for line in rows if json.loads(line).get("iteration", 0) <= iteration]
+            kept = [line for line in path.read_text().splitlines() if _iteration_of(line) <= iteration]
             path.write_text("".join(line + "\n" for line in kept))
 
     def log_turns(self, iteration: int, columns: dict[str, list[Any]]) -> None:
