@@ -102,13 +102,13 @@ def heat_map(token_ids: Sequence[Any] | None, logprobs: Sequence[Any] | None,
                                                                         else f"[#{k}]")
         shown = shown.replace("\n", "↵\n") if shown.strip() or "\n" in shown else (shown or "∅")
         if math.isfinite(logprob):
-            hint = f"#{k} · id {token_id} · log-prob {logprob:.3f} · p {math.exp(logprob):.3f}"
+            hint = f"#{k} · id {token_id} · log-prob {logprob:.3f} · p {math.exp(min(logprob, 50.0)):.3f}"
             spans.append(tag("span", shown, class_="tok", style=f"background:{_colour(logprob)}", title=hint))
         else:
             spans.append(tag("span", shown, class_="tok", title=f"#{k} · id {token_id} · no log-prob"))
     finite = [v for v in values if math.isfinite(v)]
     mean = sum(finite) / len(finite) if finite else float("nan")
-    summary = (f"{len(values)} tokens · mean log-prob {mean:.3f} · perplexity {math.exp(-mean):.2f} · "
+    summary = (f"{len(values)} tokens · mean log-prob {mean:.3f} · perplexity {math.exp(min(-mean, 700.0)):.4g} · "
                f"min {min(finite):.3f}" if finite else f"{len(values)} tokens")
     if len(ids) and len(ids) != len(values):
         summary += f" · {len(ids)} token ids for {len(values)} log-probs"

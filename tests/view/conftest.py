@@ -101,7 +101,7 @@ def make_malformed(root: Path, good: Path) -> None:
     odd = json.loads(lines[0])
     odd.update({"schema_version": 3, "episode_id": "odd/0", "brand_new_field": {"x": 1}})
     odd["turns"][0].update({"surprise": [1, 2, 3], "messages": "not a list", "info": ["not", "a", "dict"]})
-    odd["turns"][0]["response"].update({"tool_calls": [{"name": "open"}], "logprobs": ["x", None, -0.5],
+    odd["turns"][0]["response"].update({"tool_calls": [{"name": "open"}], "logprobs": ["x", None, -0.5, 1e6, -1e6],
                                         "token_ids": [1, "two"]})
     odd["turns"][-1]["observation"] = "y" * 300_000
     weird = {"episode_id": "odd/1", "turns": "not a list", "success": "yes", "score": "high", "status": 7}
