@@ -19,7 +19,8 @@ def runs_page(catalog: Catalog) -> str:
         notes = run.notes()
         flags = [tag("span", "training", class_="pill")] if run.is_train else []
         if run.in_progress():
-            flags.append(tag("span", "in progress", class_="pill live"))
+            flags.append(tag("span", "writing", class_="pill live", title="episodes.jsonl changed in the last two "
+                             "minutes and there is no summary.json yet: the run is probably in progress"))
         if notes:
             flags.append(tag("span", "⚠", class_="warn-icon", title=" ".join(notes)))
         rows.append([
