@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from harness.types import Episode
 
 Z95 = 1.959963984540054
+
+
+class _Phased(Protocol):
+    """A record of a training run's phase and iteration (an `Episode`, or the viewer's index entry)."""
+
+    phase: str | None
+    iteration: int | None
+
+
+EpisodeT = TypeVar("EpisodeT", bound=_Phased)
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -39,16 +50,19 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def _rate_block(episodes: list[Episode]) -> dict[str, Any]:
-    """Success over completed episodes (errors apart) with its interval; pass@k and pass^k when k > 1."""
+def rate_block(task_ids: Sequence[str], statuses: Sequence[str], successes: Sequence[bool],
+               scores: Sequence[float], rewards: Sequence[float], turns: Sequence[int]) -> dict[str, Any]:
+    """Success over completed episodes (errors apart) with its 95% interval, pass@k and pass^k when k > 1, and mean
+    score, reward and turns of completed episodes; one value per episode in each sequence."""
     from harness.stats import pass_at_k_per_task, pass_hat_k_per_task, success_rate_ci
 
-    completed = [e for e in episodes if e.status == "ok"]
-    n, n_all = len(completed), len(episodes)
-    wins = sum(1 for e in completed if e.success)
+    rows = list(zip(task_ids, statuses, successes, scores, rewards, turns, strict=True))
+    completed = [r for r in rows if r[1] == "ok"]
+    n, n_all = len(completed), len(rows)
+    wins = sum(1 for r in completed if r[2])
     outcomes: dict[str, list[float]] = defaultdict(list)
-    for e in completed:
-        outcomes[e.task_id].append(float(e.success))
+    for r in completed:
+        outcomes[r[0]].append(float(bool(r[2])))
     k = min((len(v) for v in outcomes.values()), default=1)
     if k > 1:
         ci = success_rate_ci(outcomes)
@@ -66,14 +80,19 @@ def _rate_block(episodes: list[Episode]) -> dict[str, Any]:
         "success_rate_errors_as_failures": wins / n_all if n_all else 0.0,
         "tasks": len(outcomes),
         "samples_per_task": k,
-        "mean_score": sum(e.score for e in completed) / n if n else 0.0,
-        "mean_reward": sum(e.total_reward for e in completed) / n if n else 0.0,
-        "mean_turns": sum(len(e.turns) for e in completed) / n if n else 0.0,
+        "mean_score": sum(r[3] for r in completed) / n if n else 0.0,
+        "mean_reward": sum(r[4] for r in completed) / n if n else 0.0,
+        "mean_turns": sum(r[5] for r in completed) / n if n else 0.0,
     }
     if k > 1:
         block[f"pass@{k}"] = sum(pass_at_k_per_task(outcomes, k).values()) / len(outcomes)
         block[f"pass^{k}"] = sum(pass_hat_k_per_task(outcomes, k).values()) / len(outcomes)
     return block
+
+
+def _rate_block(episodes: list[Episode]) -> dict[str, Any]:
+    return rate_block([e.task_id for e in episodes], [e.status for e in episodes], [e.success for e in episodes],
+                      [e.score for e in episodes], [e.total_reward for e in episodes], [len(e.turns) for e in episodes])
 
 
 def summarize(episodes: list[Episode], header: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -184,14 +203,14 @@ def plot(summary: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def report_episodes(run_dir: Path, header: dict[str, Any]) -> tuple[list[Episode], str]:
+def report_scope(episodes: Sequence[EpisodeT], command: str | None) -> tuple[list[EpisodeT], str]:
     """The episodes a run's report is about, and a note saying which: all of a bench run; for a training run, the
-    evaluation episodes of its last evaluation (the final policy), else its last iteration's rollouts."""
-    from harness.storage import read_episodes
+    evaluation episodes of its last evaluation (the final policy), else its last iteration's rollouts.
 
-    episodes = read_episodes(run_dir)
-    if header.get("command") != "train":
-        return episodes, ""
+    `episodes` may be any records with `phase` and `iteration` (episodes, or the viewer's index entries).
+    """
+    if command != "train":
+        return list(episodes), ""
     for phase in ("eval", "train"):
         chosen = [e for e in episodes if e.phase == phase]
         if chosen:
@@ -199,6 +218,13 @@ def report_episodes(run_dir: Path, header: dict[str, Any]) -> tuple[list[Episode
             what = "evaluation" if phase == "eval" else "training rollouts"
             return [e for e in chosen if (e.iteration or 0) == last], f"{what} at iteration {last}"
     return [], "no episodes yet"
+
+
+def report_episodes(run_dir: Path, header: dict[str, Any]) -> tuple[list[Episode], str]:
+    """The episodes of `run_dir` its report is about (`report_scope`), and the note saying which."""
+    from harness.storage import read_episodes
+
+    return report_scope(read_episodes(run_dir), header.get("command"))
 
 
 def report_run(run_dir: str | Path) -> tuple[dict[str, Any], str]:

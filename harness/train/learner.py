@@ -121,6 +121,9 @@ class LocalLearner:
             self.reference = copy.deepcopy(model).eval().requires_grad_(False)
         self.epo = aem.EPOState(total_steps=max(2, total_iterations)) if config.epo else None
         self._group = self._traj = torch.zeros(0, dtype=torch.long)
+        #: Per turn sample of the last update (columns `episode_id`, `turn`, `alpha`, `advantage`,
+        #: `response_entropy`): what the modulator amplified and damped; the loop stores it in `advantages.jsonl`.
+        self.last_turns: dict[str, list[Any]] = {}
 
     # ----- state --------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -205,6 +208,7 @@ class LocalLearner:
     def update_samples(self, samples: list[TurnSample]) -> dict[str, float]:
         """One update on explicit samples. Metrics: losses, KL, clip fractions, entropies, α stats, tokens/s."""
         if not samples:
+            self.last_turns = {}
             return {"samples": 0.0}
         cfg = self.config
         start = time.perf_counter()
@@ -212,6 +216,9 @@ class LocalLearner:
         mask = batch.response_mask
         proxy = aem.response_entropy(entropy, mask)
         adv, alpha = self.advantages(samples, proxy)
+        self.last_turns = {"episode_id": [s.traj_uid for s in samples], "turn": [s.turn for s in samples],
+                           **{key: [round(float(v), 4) for v in values] for key, values in
+                              (("alpha", alpha), ("advantage", adv), ("response_entropy", proxy))}}
         self._group = group_indices([s.uid for s in samples])
         self._traj = group_indices([s.traj_uid for s in samples])
         adv_tokens = aem.broadcast_to_tokens(adv, mask)

@@ -169,6 +169,7 @@ class Trainer:
         if gen_time > 0:
             row["gen_tokens_per_s"] = (self.policy.generated_tokens - gen_tokens0) / gen_time
         row.update({f"learner/{k}": v for k, v in self.learner.update(episodes).items()})
+        self.logger.log_turns(self.iteration + 1, getattr(self.learner, "last_turns", {}))
         self.iteration += 1
         every = cfg.loop.eval_every
         if every > 0 and (self.iteration % every == 0 or self.iteration == cfg.loop.iterations):

@@ -1,4 +1,5 @@
-"""Metric sinks of a training run: `metrics.jsonl` (always), tensorboard and Weights & Biases (optional)."""
+"""Metric sinks of a training run: `metrics.jsonl` and `advantages.jsonl` (always), tensorboard and Weights & Biases
+(optional)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from harness.types import Episode
 
 METRICS_FILE = "metrics.jsonl"
+#: One row per iteration: the α, advantage and response entropy of every turn sample (columns), for the viewer.
+ADVANTAGES_FILE = "advantages.jsonl"
 
 
 def rollout_metrics(episodes: list[Episode], prefix: str) -> dict[str, float]:
@@ -25,6 +28,14 @@ def rollout_metrics(episodes: list[Episode], prefix: str) -> dict[str, float]:
         f"{prefix}episodes": float(len(episodes)),
         f"{prefix}errors": float(len(episodes) - len(ok)),
     }
+
+
+def _iteration_of(line: str) -> float:
+    """The iteration of a JSONL row; infinity for a blank or torn line (a kill mid-write), so it is dropped."""
+    try:
+        return float(json.loads(line).get("iteration", 0))
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return float("inf")
 
 
 class MetricsLogger:
@@ -45,12 +56,18 @@ class MetricsLogger:
             self._wandb = wandb_module.init(project="aemgym", dir=str(run_dir), config=config or {})
 
     def truncate_after(self, iteration: int) -> None:
-        """Drop rows after `iteration` (a resumed run re-does them)."""
-        if not self.path.is_file():
-            return
-        rows = [line for line in self.path.read_text().splitlines() if line.strip()]
-        kept = [line for line in rows if json.loads(line).get("iteration", 0) <= iteration]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        """Drop rows after `iteration` from `metrics.jsonl` and `advantages.jsonl` (a resumed run re-does them)."""
+        for path in (self.path, self.path.with_name(ADVANTAGES_FILE)):
+            if not path.is_file():
+                continue
+            kept = [line for line in path.read_text().splitlines() if _iteration_of(line) <= iteration]
+            path.write_text("".join(line + "\n" for line in kept))
+
+    def log_turns(self, iteration: int, columns: dict[str, list[Any]]) -> None:
+        """Append the learner's per-turn columns (`episode_id`, `turn`, `alpha`, ...) of `iteration`, if any."""
+        if columns:
+            with self.path.with_name(ADVANTAGES_FILE).open("a") as handle:
+                handle.write(json.dumps({"iteration": iteration, **columns}) + "\n")
 
     def log(self, row: dict[str, Any]) -> None:
         """Write one row (must hold `iteration`)."""

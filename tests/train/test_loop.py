@@ -101,6 +101,8 @@ def test_kill_and_resume_restores_the_saved_state(tmp_path):
     trainer.run()
     iterations = [r["iteration"] for r in read_metrics(tmp_path)]
     assert iterations == sorted(set(iterations)) and iterations[-1] == 4
+    turns = [json.loads(line) for line in (tmp_path / "advantages.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in turns] == [1, 2, 3, 4]  # the killed iteration's row was dropped with its metrics
     ids = [e.episode_id for e in read_episodes(tmp_path)]  # the killed iteration's episodes were played again
     assert len(ids) == 4 * 2 * 4 and {e.iteration for e in read_episodes(tmp_path)} == {1, 2, 3, 4}
     assert json.loads((latest_checkpoint(tmp_path) / "meta.json").read_text())["iteration"] == 4
