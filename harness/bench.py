@@ -80,7 +80,8 @@ def run_bench(config: BenchConfig, policy: Policy | None = None, *, api_key: str
         executor = make_executor(name, **executor_kwargs(name, ro.concurrency, ro.workers, ro.step_timeout_s))
         try:
             run_episodes_sync(env_id, config.env.make_kwargs(), policy, specs, prompt=config.prompt,
-                              concurrency=ro.concurrency, store=store, executor=executor, progress=progress)
+                              concurrency=ro.concurrency, store=store, executor=executor,
+                              retry_errors=ro.retry_errors, progress=progress)
         finally:
             if hasattr(executor, "shutdown"):
                 executor.shutdown()

@@ -152,6 +152,8 @@ class RolloutSection(Section):
     """Worker processes of `process` (None: min(concurrency, cores)); actors of `ray` (None: the cluster's CPUs)."""
     step_timeout_s: float | None = 3600.0
     """Limit of one env reset or step; a hung step fails its episode and its process worker is replaced."""
+    retry_errors: bool = True
+    """On resume, play again the episodes that ended in an infrastructure error (endpoint down, env crashed)."""
 
 
 class OutputSection(Section):
@@ -306,8 +308,8 @@ LEARNER_PRESETS: dict[str, tuple[str, str]] = {
 #: Keys that may differ when a run is resumed: they change how fast or where a run goes, not its results.
 NOT_RESULT_KEYS = (
     "output", "rollout.concurrency", "rollout.executor", "rollout.workers", "rollout.step_timeout_s",
-    "policy.max_batch", "loop.iterations",
-    "loop.tensorboard", "loop.wandb", "loop.threads", "loop.checkpoint_every", "loop.keep_checkpoints",
+    "rollout.retry_errors", "policy.max_batch", "loop.iterations", "loop.tensorboard", "loop.wandb", "loop.threads",
+    "loop.checkpoint_every", "loop.keep_checkpoints",
 )
 
 #: Keys of the training config before the unification (old YAML files keep working, with a warning).

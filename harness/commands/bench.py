@@ -30,6 +30,9 @@ def bench(
     api_key: o.ApiKey = None,
     template: o.Template = None,
     history: o.History = None,
+    retry_errors: bool = typer.Option(None, "--retry-errors/--no-retry-errors",
+                                      help="On --resume, play again the episodes that ended in an infrastructure "
+                                           "error (default: yes)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Benchmark a policy on an env: play N tasks x k samples, store every turn, print the report."""
@@ -45,7 +48,7 @@ def bench(
         "rollout.executor": executor, "output.dir": str(out) if out else None, "output.resume": resume or None,
         "env.max_steps": max_steps, "policy.seed": seed, "policy.temperature": temperature,
         "policy.max_new_tokens": max_new_tokens, "policy.base_url": base_url, "policy.model": model,
-        "prompt.template": template, "prompt.history_length": history,
+        "prompt.template": template, "prompt.history_length": history, "rollout.retry_errors": retry_errors,
         **o.pairs("env.kwargs", env_arg), **o.pairs("policy.args", policy_arg),
     }
     if n_tasks == 0:
