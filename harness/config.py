@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 #: Local-model policy names; `hf:<dir>` is local too.
 LOCAL_POLICIES = ("tiny", "smollm2")
@@ -231,7 +231,17 @@ class LearnerSection(Section):
     aem_lam: float = 1.0
     """AEM λ."""
     aem_min_range: float = 0.1
-    """AEM degenerate-range guard."""
+    """AEM degenerate-range guard: a scope whose proxy range is below it gets α = 1."""
+    aem_scope: Literal["group", "trajectory", "batch"] = "group"
+    """Over which samples AEM normalises the proxy and α: the task group (the paper), each trajectory, the batch."""
+    aem_variant: Literal["aem", "reversed", "shuffled"] = "aem"
+    """`aem`; `reversed` (amplifies high-entropy responses instead); `shuffled` (α permuted within each scope: the
+    same α values carrying no information about the response) — the ablations."""
+    ratio: Literal["token", "sequence"] = "token"
+    """Importance ratio: per token (PPO) or per response (GSPO)."""
+    measure_entropy_change: bool = False
+    """After each update, recompute the batch's response entropy and log the realised change next to the sign the
+    theory predicts (one more forward pass over the batch)."""
     empg_k: float = 1.0
     """EMPG k."""
     empg_k_future: float = 1.0
@@ -242,6 +252,17 @@ class LearnerSection(Section):
     """GiGPO ω."""
     gigpo_gamma: float = 0.95
     """GiGPO step-return discount."""
+
+
+    @field_validator("advantage", "modulator")
+    @classmethod
+    def _registered(cls, name: str, info: ValidationInfo) -> str:
+        import aem  # the registries: names registered by plug-ins count too
+
+        names = aem.list_estimators() if info.field_name == "advantage" else aem.list_modulators()
+        if name not in names:
+            raise ValueError(f"unknown {info.field_name} {name!r}; registered: {', '.join(names)}")
+        return name
 
 
 class LoopSection(Section):

@@ -8,6 +8,7 @@ import typer
 
 from harness.commands import options as o
 
+ALGO = "Algorithm (every `aem` option)"
 #: What `aemgym train` runs without `--config`: the CPU proof (tiny byte model on Doors).
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "train" / "configs" / "doors_tiny.yaml"
 
@@ -24,6 +25,19 @@ def train(
     resume: o.Resume = False,
     concurrency: o.Concurrency = None,
     executor: o.Executor = None,
+    advantage: str = typer.Option(None, help="Base estimator (learner.advantage): grpo, drgrpo, rloo, gigpo.",
+                                  rich_help_panel=ALGO),
+    modulator: str = typer.Option(None, help="Modulator (learner.modulator): none, aem, empg.", rich_help_panel=ALGO),
+    aem_lambda: float = typer.Option(None, "--aem-lambda", help="AEM λ (learner.aem_lam).", rich_help_panel=ALGO),
+    aem_guard: float = typer.Option(None, "--aem-guard", help="AEM degenerate-range guard (learner.aem_min_range).",
+                                    rich_help_panel=ALGO),
+    aem_scope: str = typer.Option(None, "--aem-scope", help="group, trajectory or batch (learner.aem_scope).",
+                                  rich_help_panel=ALGO),
+    aem_variant: str = typer.Option(None, "--aem-variant", help="aem, reversed or shuffled (learner.aem_variant).",
+                                    rich_help_panel=ALGO),
+    ratio: str = typer.Option(None, help="token (PPO) or sequence (GSPO) importance ratio (learner.ratio).",
+                              rich_help_panel=ALGO),
+    epo: bool = typer.Option(None, "--epo/--no-epo", help="EPO entropy smoothing (learner.epo).", rich_help_panel=ALGO),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the config, then exit."),
     output: Path = typer.Option(None, "--output", hidden=True, help="Deprecated: --out."),
     no_resume: bool = typer.Option(False, "--no-resume", hidden=True, help="Deprecated: resuming is explicit now."),
@@ -50,6 +64,10 @@ def train(
         if learner not in LEARNER_PRESETS:
             raise o.fail(f"unknown learner {learner!r}; choose one of {', '.join(LEARNER_PRESETS)}")
         flags["learner.advantage"], flags["learner.modulator"] = LEARNER_PRESETS[learner]
+    flags.update({"learner.advantage": advantage or flags.get("learner.advantage"),
+                  "learner.modulator": modulator or flags.get("learner.modulator"), "learner.aem_lam": aem_lambda,
+                  "learner.aem_min_range": aem_guard, "learner.aem_scope": aem_scope,
+                  "learner.aem_variant": aem_variant, "learner.ratio": ratio, "learner.epo": epo})
     if resume and out is None:
         raise o.fail("--resume needs --out: the run directory to continue")
     cfg = o.build_config(TrainConfig, specs, flags)

@@ -31,7 +31,8 @@ ESTIMATOR_ARGS: dict[str, Callable[[LearnerSection], dict[str, Any]]] = {
                         "invalid_penalty": c.invalid_penalty},
 }
 MODULATOR_ARGS: dict[str, Callable[[LearnerSection], dict[str, Any]]] = {
-    "aem": lambda c: {"lam": c.aem_lam, "min_range": c.aem_min_range},
+    "aem": lambda c: {"lam": c.aem_lam, "min_range": c.aem_min_range, "scope": c.aem_scope,
+                      "variant": c.aem_variant},
     "empg": lambda c: {"k": c.empg_k, "k_future": c.empg_k_future, "zeta": c.empg_zeta},
 }
 
@@ -195,7 +196,8 @@ class LocalLearner:
             batch.step_rewards = torch.tensor([s.step_reward for s in samples], dtype=torch.float64) * cfg.reward_scale
             batch.anchor_ids = aem.anchor_ids_from_observations([s.anchor_obs for s in samples], group)
         base = estimator(batch, **ESTIMATOR_ARGS.get(cfg.advantage, _no_args)(cfg)).float()
-        return modulator(base, batch, **MODULATOR_ARGS.get(cfg.modulator, _no_args)(cfg))
+        extra = {"generator": self.generator} if cfg.modulator == "aem" and cfg.aem_variant == "shuffled" else {}
+        return modulator(base, batch, **MODULATOR_ARGS.get(cfg.modulator, _no_args)(cfg), **extra)
 
     def update(self, episodes: Sequence[Episode]) -> dict[str, float]:
         """Train on the turns of `episodes`; returns metrics (see `update_samples`)."""
@@ -267,6 +269,10 @@ class LocalLearner:
         elapsed = time.perf_counter() - start
         metrics = {key: value / max(1, n_steps) for key, value in totals.items()}
         metrics.update(self._batch_metrics(samples, mask, entropy, proxy, adv, alpha))
+        metrics.update(self._aem_diagnostics(samples, old_logp, entropy, mask, proxy, adv, alpha))
+        if cfg.measure_entropy_change:
+            after = aem.response_entropy(self._old_pass(samples)[2], mask)
+            metrics["entropy_change"] = float((after - proxy).mean())  # realised, on this batch
         metrics.update({"rollout_logprob_gap": rollout_gap, "optimizer_steps": float(n_steps),
                         "skipped_steps": float(skipped), "kl_early_stop": float(stopped),
                         "learner_time_s": elapsed,
@@ -284,7 +290,7 @@ class LocalLearner:
         mask = sub.response_mask
         loss, pg = aem.policy_loss(logp, old_logp[micro, :width], adv_tokens[micro, :width], mask,
                                    clip_low=cfg.clip_low, clip_high=cfg.clip_high, dual_clip=cfg.dual_clip,
-                                   agg=cfg.loss_agg)
+                                   agg=cfg.loss_agg, ratio=cfg.ratio)
         # k3 of KL(π_old‖π) from the rollout samples: kl_k3's `ref` slot holds the current policy.
         approx_kl = float(aem.agg_loss(aem.kl_k3(old_logp[micro, :width], logp.detach(), clamp=None), mask))
         parts: dict[str, Any] = {"approx_kl": approx_kl, "pg_loss": pg["pg_loss"], "clip_frac": pg["pg_clipfrac"],
@@ -313,6 +319,25 @@ class LocalLearner:
                 given = torch.tensor(sample.rollout_logprobs[:n])
                 gap = max(gap, float((given - old_logp[row, :n]).abs().max()) if n else 0.0)
         return gap
+
+    def _aem_diagnostics(self, samples: list[TurnSample], logp: torch.Tensor, entropy: torch.Tensor,
+                         mask: torch.Tensor, proxy: torch.Tensor, adv: torch.Tensor,
+                         alpha: torch.Tensor) -> dict[str, float]:
+        """What the modulator did: `aem.diagnostics` (sign of the predicted entropy drift A·(S − H), correlation of
+        α − 1 with S − H, ...), the spread of α among samples of one prompt, and the sign agreement of α − 1 with
+        S − H (S, H summed over the sampled tokens; length-normalised)."""
+        diag = aem.diagnostics(adv, logp, entropy, mask, self._group, alpha=alpha, normalize=True)
+        rel = aem.relative_surprisal(logp, entropy, mask, normalize=True)
+        moved = (alpha - 1).abs() > 1e-6
+        agree = (torch.sign(alpha - 1) == torch.sign(rel))[moved]
+        prompts = group_indices([repr(s.prompt_ids) for s in samples])
+        spreads = [float(alpha[prompts == p].std()) for p in prompts.unique().tolist() if int((prompts == p).sum()) > 1]
+        out = {f"diag/{k}": v for k, v in diag.items()}
+        out["diag/alpha_prompt_std"] = sum(spreads) / len(spreads) if spreads else 0.0
+        out["diag/alpha_rel_surprisal_sign_agreement"] = float(agree.float().mean()) if agree.numel() else float("nan")
+        # natural-gradient theory: response entropy moves with A·(S − H) (algorithms.md, "Theory")
+        out["diag/predicted_entropy_change_sign"] = float(torch.sign(torch.tensor(diag["drift_mean"])))
+        return out
 
     @staticmethod
     def _batch_metrics(samples: list[TurnSample], mask: torch.Tensor, entropy: torch.Tensor, proxy: torch.Tensor,

@@ -166,3 +166,39 @@ def test_target_kl_stops_the_update_once_the_policy_moved_too_far():
     assert metrics["optimizer_steps"] == 1 and metrics["kl_early_stop"] == 1.0  # epoch 1 at KL 0, then stop
     free = LocalLearner(BigramLM(W0), toy_tokenizer(), config.model_copy(update={"target_kl": None}))
     assert free.update_samples(_samples())["optimizer_steps"] == 4
+
+
+def test_every_aem_option_reaches_the_modulator_and_diagnostics_are_logged():
+    """Scope, variant and guard change α as `aem.aem_modulate` says; the AEM diagnostics and the realised entropy
+    change are logged (the theory's sign next to it)."""
+    import aem
+
+    proxy = torch.tensor(_proxies(), dtype=torch.float64)
+    group = torch.zeros(4, dtype=torch.long)
+    traj = torch.tensor([0, 0, 1, 1])
+    for scope, variant in (("group", "aem"), ("trajectory", "aem"), ("group", "reversed"), ("batch", "aem")):
+        model = BigramLM(W0)
+        config = LearnerSection(modulator="aem", aem_scope=scope, aem_variant=variant, aem_min_range=0.0,
+                                ppo_epochs=1, lr=0.0, reward_scale=1.0, invalid_penalty=0.0,
+                                measure_entropy_change=True)
+        learner = LocalLearner(model, toy_tokenizer(), config)
+        metrics = learner.update_samples(_samples())
+        _, expected = aem.aem_modulate(torch.ones(4, dtype=torch.float64), proxy, group, min_range=0.0, scope=scope,
+                                       traj_index=traj, variant=variant)
+        assert learner.last_turns["alpha"] == pytest.approx(expected.tolist(), abs=1e-4), (scope, variant)
+        assert metrics["entropy_change"] == pytest.approx(0.0, abs=1e-6)  # lr 0: the policy did not move
+        for key in ("diag/corr_alpha_rel_surprisal", "diag/alpha_prompt_std", "diag/frac_entropy_up",
+                    "diag/predicted_entropy_change_sign", "diag/alpha_rel_surprisal_sign_agreement"):
+            assert key in metrics, key
+    shuffled = LocalLearner(BigramLM(W0), toy_tokenizer(), LearnerSection(
+        modulator="aem", aem_variant="shuffled", aem_min_range=0.0, ppo_epochs=1, lr=0.0))
+    shuffled.update_samples(_samples())
+    assert sorted(shuffled.last_turns["alpha"]) == pytest.approx(sorted(_alphas("group")), abs=1e-4)  # permuted
+
+
+def _alphas(scope: str) -> list[float]:
+    import aem
+
+    _, alpha = aem.aem_modulate(torch.ones(4, dtype=torch.float64), torch.tensor(_proxies(), dtype=torch.float64),
+                                torch.zeros(4, dtype=torch.long), min_range=0.0, scope=scope)
+    return alpha.tolist()
