@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from harness.train.exact import response_distributions
+from harness.train.exact import exact_relative_surprisal, response_distributions
 from harness.train.generation import allowed_mask, sample_batch
 
 
@@ -67,3 +67,16 @@ def test_rejects_what_cannot_be_enumerated(tiny) -> None:
         response_distributions(model, [prompt], list(range(65, 91)), eos_id=eos, max_new_tokens=4)
     with pytest.raises(ValueError, match="temperature"):
         response_distributions(model, [prompt], letters, eos_id=eos, max_new_tokens=2, temperature=0.0)
+
+
+def test_relative_surprisal_of_samples(tiny) -> None:
+    model, _, prompt, letters, eos = _setup(tiny)
+    other = [*prompt[:-3], *prompt[-2:]]
+    allowed = [*letters, eos]
+    a, b = (letters[0], letters[1], eos), (letters[2], eos)
+    rel = exact_relative_surprisal(model, [prompt, other, prompt, prompt, other], [a, a, b, (65, 66), b], allowed,
+                                   eos_id=eos, max_new_tokens=4, max_prompts=1)
+    dist, = response_distributions(model, [prompt], allowed, eos_id=eos, max_new_tokens=4)
+    assert float(rel[0]) == pytest.approx(float(dist.surprisal[dist.row(a)]) - dist.entropy)
+    assert float(rel[2]) == pytest.approx(float(dist.surprisal[dist.row(b)]) - dist.entropy)
+    assert torch.isnan(rel[[1, 3, 4]]).all()  # beyond max_prompts, or a response the sampler cannot produce
