@@ -206,6 +206,7 @@ def split_rows(lab: CodesLab, turns: list[Turn], label: str, reps: int, *, optim
     paired: list[float] = []  # ΔH(AEM) − ΔH(GRPO) on the same batch
     diag = {"neg": [], "corr": [], "sign": [], "prompt_pos": [], "success": [], "entropy": []}
     for _ in range(reps):
+        lab.model.load_state_dict(start)
         batch = [turns[int(i)] for i in torch.randint(len(turns), (8,), generator=gen)]
         dists = lab.dists(batch)
         before = torch.tensor([d.entropy for d in dists])
@@ -279,7 +280,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     n_tab, n_single, reps, at = (500, 30, 3, [0, 20]) if args.quick else (4000, 100, 8, [0, 20, 40, 60])
 
     print("## 1/4. Tabular policies: sign(ΔH) = sign(A·(S − H))?  (one step, Fisher norm = step)\n")
@@ -318,7 +319,7 @@ def main() -> None:
           "r(α − 1, H − S) over samples with α ≠ 1, sign agreement of α − 1 with H − S, prompts with within-group "
           "r > 0\n")
     print(table(["checkpoint", "success", "H", "A < 0", "r(α−1, H−S)", "sign agreement", "prompts r > 0"], diags))
-    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
 
 
 if __name__ == "__main__":

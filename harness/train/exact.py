@@ -36,7 +36,7 @@ class ResponseDistribution:
     logprob: torch.Tensor
     token_entropy: torch.Tensor
     lengths: torch.Tensor
-    _rows: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False)
+    _rows: dict[tuple[int, ...], int] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rows = {r: i for i, r in enumerate(self.responses)}

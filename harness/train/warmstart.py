@@ -45,13 +45,13 @@ class WarmStartConfig:
 
 
 def code_env(config: WarmStartConfig) -> Any:
-    """A fresh env of `config` (its `.unwrapped` has `codes` and `alphabet`)."""
+    """A fresh env of `config` (its `.unwrapped` has `codes`, `alphabet` and `code_length`)."""
     import gymnasium as gym
 
     import agent_envs  # noqa: F401 - registers the ids
 
     env = gym.make(config.env_id, **config.env_kwargs)
-    for attribute in ("codes", "alphabet"):
+    for attribute in ("codes", "alphabet", "code_length"):
         if not hasattr(env.unwrapped, attribute):
             raise ValueError(f"{config.env_id} has no {attribute!r}: the warm start needs a code env such as Codes")
     return env
