@@ -6,7 +6,7 @@ softmax over responses the first-order change is exactly ``η'·A·(S − H)`` (
 (softmax logits for every prefix, responses of ``length`` letters) parametrises the same simplex, and natural gradients
 do not depend on the parametrisation, so the law holds there too; the plain (Euclidean) gradient obeys another law.
 
-The plain gradient agrees with the sign law in most random cases as well (~95%), so the overall agreement barely
+The plain gradient agrees with the sign law in most random cases as well (82–96%), so the overall agreement barely
 separates the two. The discriminating score is taken only on the cases where the natural and the plain step move the
 entropy in opposite directions: there exactly one of them follows the law, and the law predicts which.
 """

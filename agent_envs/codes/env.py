@@ -1,10 +1,10 @@
 """Codes: Doors with doors labelled by short codes, so each turn's answer is several tokens.
 
 Every room has the same `n_doors` doors, labelled by codes of `code_length` letters over a small `alphabet`; the codes
-share prefixes (e.g. ABA, ABD, ACC, ...), so how uncertain the next letter is depends on the letters already written:
-the entropy of a response depends on which response was sampled. One door leads on and a hint names it ("The draft
-comes from door ABD."); a code that is no door is an invalid action; optionally one door is a lure (a window) that ends
-the episode at once with a small reward, a premature-exploitation trap. Reward 1 for leaving the last room.
+share prefixes (default AAA BAA BAC BAD BCC CDC), so how uncertain the next letter is depends on the letters already
+written: the entropy of a response depends on which response was sampled. One door leads on and a hint names it ("The
+draft comes from door BAC."); a code that is no door is an invalid action; optionally one door is a lure (a window)
+that ends the episode at once with a small reward, a premature-exploitation trap. Reward 1 for leaving the last room.
 
 With a byte-level model decoding only the alphabet and the end token, the response space is small enough to enumerate
 (`harness/train/exact.py`): exact response entropy and surprisal. Chance (uniform over the doors, 2 rooms, 6 doors, 4
@@ -27,8 +27,8 @@ SPLIT_SIZES = {"train": 1000, "valid": 100, "test": 100}
 
 def door_codes(alphabet: str = "ABCD", code_length: int = 3, n_doors: int = 6) -> list[str]:
     """The door codes (sorted), fixed by the three arguments. Most codes share a prefix with an earlier one."""
-    if len(set(alphabet)) != len(alphabet) or not alphabet.isalpha() or not alphabet.isupper():
-        raise ValueError(f"alphabet must be distinct upper-case letters, got {alphabet!r}")
+    if len(set(alphabet)) != len(alphabet) or not (alphabet.isascii() and alphabet.isalpha() and alphabet.isupper()):
+        raise ValueError(f"alphabet must be distinct upper-case ASCII letters, got {alphabet!r}")
     if code_length < 1 or not 2 <= n_doors <= len(alphabet) ** code_length:
         raise ValueError(f"need code_length >= 1 and 2 <= n_doors <= {len(alphabet)}**{code_length}, got "
                          f"{code_length=} {n_doors=}")
