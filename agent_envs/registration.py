@@ -16,6 +16,7 @@ TURN_LIMIT_NOTICE = WrapperSpec("TurnLimitNotice", "agent_envs.wrappers:TurnLimi
 #: env id -> (entry point, max_episode_steps, default kwargs)
 BUILTIN_ENVS: dict[str, tuple[str, int, dict]] = {
     "Doors-v0": ("agent_envs.doors.env:DoorsEnv", 8, {}),
+    "Codes-v0": ("agent_envs.codes.env:CodesEnv", 6, {}),
     "ALFWorld-v0": ("agent_envs.alfworld.env:ALFWorldEnv", 50, {}),
     "WebShop-v0": ("agent_envs.webshop.env:WebShopEnv", 15, {}),
     "WebShopBrowser-v0": ("agent_envs.webshop.browser_env:WebShopBrowserEnv", 15, {}),

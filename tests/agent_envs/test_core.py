@@ -66,7 +66,7 @@ def test_unknown_task_and_split_raise_clear_errors() -> None:
 
 
 def test_all_builtin_ids_registered() -> None:
-    for env_id in ("Doors-v0", "ALFWorld-v0", "WebShop-v0", "WebShopBrowser-v0", "SWEBench-v0"):
+    for env_id in ("Doors-v0", "Codes-v0", "ALFWorld-v0", "WebShop-v0", "WebShopBrowser-v0", "SWEBench-v0"):
         assert f"agent_envs/{env_id}" in gym.registry
     assert agent_envs.ENV_IDS[0] == "agent_envs/Doors-v0"
 
