@@ -35,9 +35,9 @@ from typing import Any
 import torch
 
 import aem
+from harness.models.sampler import allowed_mask, restrict_logits
 from harness.models.tiny import byte_tokenizer, tiny_model
 from harness.train.exact import ResponseDistribution, response_distributions
-from harness.train.generation import allowed_mask, restrict_logits
 from harness.train.warmstart import WarmStartConfig, code_token_ids, observation_prompt, play_observations, warm_start
 
 LIMIT = 4  # response limit: 3 letters + end token

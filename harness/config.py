@@ -122,6 +122,10 @@ class ModelSection(Section):
     """LoRA alpha."""
     lora_targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     """Module names LoRA adapts."""
+    warm_start_steps: int = 0
+    """Training only: behaviour-cloning steps on random valid codes of a code env (Codes) before RL, so the model
+    knows the format but not the hint (`harness/train/warmstart.py`; cached; prompt `{observation}`, no system
+    prompt). 0 = none."""
 
 
 class PromptSection(Section):
@@ -239,6 +243,9 @@ class LearnerSection(Section):
     same α values carrying no information about the response) — the ablations."""
     ratio: Literal["token", "sequence"] = "token"
     """Importance ratio: per token (PPO) or per response (GSPO)."""
+    exact_diagnostics: bool = False
+    """With constrained decoding over a small alphabet (Codes): the exact relative surprisal S − H of each first-turn
+    response by enumeration, and its correlation and sign agreement with α − 1, per iteration."""
     measure_entropy_change: bool = False
     """After each update, recompute the batch's response entropy and log the realised change next to the sign the
     theory predicts (one more forward pass over the batch)."""

@@ -168,6 +168,8 @@ class RunStore:
     def load(self, episode_ids: Iterable[str]) -> dict[str, Episode]:
         """The stored episodes among `episode_ids`, by id."""
         wanted = set(episode_ids)
+        if not wanted:  # the usual case of a training iteration: nothing to read back
+            return {}
         return {e.episode_id: e for e in read_episodes(self.run_dir) if e.episode_id in wanted}
 
     def append(self, episode: Episode) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from harness.train.generation import allowed_mask, restrict_logits
+from harness.models.sampler import allowed_mask, restrict_logits
 
 
 @dataclass

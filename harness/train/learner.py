@@ -270,6 +270,8 @@ class LocalLearner:
         metrics = {key: value / max(1, n_steps) for key, value in totals.items()}
         metrics.update(self._batch_metrics(samples, mask, entropy, proxy, adv, alpha))
         metrics.update(self._aem_diagnostics(samples, old_logp, entropy, mask, proxy, adv, alpha))
+        if cfg.exact_diagnostics:
+            metrics.update(self._exact_diagnostics(samples, alpha))
         if cfg.measure_entropy_change:
             after = aem.response_entropy(self._old_pass(samples)[2], mask)
             metrics["entropy_change"] = float((after - proxy).mean())  # realised, on this batch
@@ -338,6 +340,29 @@ class LocalLearner:
         # natural-gradient theory: response entropy moves with A·(S − H) (algorithms.md, "Theory")
         out["diag/predicted_entropy_change_sign"] = float(torch.sign(torch.tensor(diag["drift_mean"])))
         return out
+
+    def _exact_diagnostics(self, samples: list[TurnSample], alpha: torch.Tensor) -> dict[str, float]:
+        """Correlation and sign agreement of α − 1 with the exact S − H of the first-turn responses (enumerated)."""
+        from harness.train.exact import exact_relative_surprisal
+
+        if self.allowed is None:
+            raise ValueError("learner.exact_diagnostics needs constrained decoding (policy.allowed_tokens)")
+        first = [i for i, s in enumerate(samples) if s.turn == 0]
+        longest = max((len(samples[i].response_ids) for i in first), default=1)
+        allowed = self.allowed.nonzero().flatten().tolist()
+        rel = exact_relative_surprisal(self.model, [samples[i].prompt_ids for i in first],
+                                       [samples[i].response_ids for i in first], allowed,
+                                       eos_id=int(self.tokenizer.eos_token_id), max_new_tokens=longest,
+                                       temperature=self.temperature)
+        a = alpha[first].double() - 1
+        keep = torch.isfinite(rel) & (a.abs() > 1e-6)
+        if int(keep.sum()) < 2:
+            return {}
+        x, y = a[keep], rel[keep]
+        corr = float(torch.corrcoef(torch.stack([x, y]))[0, 1])
+        return {"diag/exact_corr_alpha_rel_surprisal": corr,
+                "diag/exact_sign_agreement": float((torch.sign(x) == torch.sign(y)).double().mean()),
+                "diag/exact_samples": float(keep.sum())}
 
     @staticmethod
     def _batch_metrics(samples: list[TurnSample], mask: torch.Tensor, entropy: torch.Tensor, proxy: torch.Tensor,

@@ -76,6 +76,13 @@ class Trainer:
             if config.policy.allowed_tokens is not None:
                 raise ValueError("policy.allowed_tokens needs a local policy (a server samples unconstrained)")
             allowed = None
+        self.warm_start: dict[str, Any] | None = None
+        if config.model.warm_start_steps > 0:  # before the learner: its optimizer and reference see these weights
+            from harness.train.warmstart import WarmStartConfig, warm_start
+
+            self.warm_start = warm_start(self.model, self.tokenizer, WarmStartConfig(
+                env_id=self.env_id, env_kwargs=dict(config.env.kwargs), steps=config.model.warm_start_steps,
+                seed=config.model.seed))
         self.learner = LocalLearner(self.model, self.tokenizer, config.learner,
                                     temperature=config.policy.temperature or 1.0, seed=seed,
                                     bf16=config.model.dtype == "bfloat16", total_iterations=config.loop.iterations,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.train.generation import allowed_mask, restrict_logits
+from harness.models.sampler import allowed_mask, restrict_logits
 
 _VERSION = 1  # bump when the data or the loss change: old cache entries are then ignored
 

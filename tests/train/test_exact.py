@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
+from harness.models.sampler import Sampling, allowed_mask, sample_batch
 from harness.train.exact import exact_relative_surprisal, response_distributions
-from harness.train.generation import allowed_mask, sample_batch
 
 
 def _setup(tiny):
@@ -44,8 +44,9 @@ def test_matches_the_sampler(tiny) -> None:
     allowed = [*letters, eos]
     dist, = response_distributions(model, [prompt], allowed, eos_id=eos, max_new_tokens=4)
     n = 2000
-    samples = sample_batch(model, [prompt] * n, eos_id=eos, pad_id=int(tokenizer.pad_token_id), max_new_tokens=4,
-                           generator=torch.Generator().manual_seed(0), allowed=allowed_mask(allowed, model))
+    samples = sample_batch(model, [prompt] * n, eos_ids=[eos], pad_id=int(tokenizer.pad_token_id),
+                           sampling=Sampling(max_new_tokens=4), generator=torch.Generator().manual_seed(0),
+                           allowed=allowed_mask(allowed, model))
     for s in samples[:300]:
         assert sum(s.logprobs) == pytest.approx(float(dist.logprob[dist.row(s.token_ids)]), abs=1e-4)
     counts = collections.Counter(dist.row(s.token_ids) for s in samples)
