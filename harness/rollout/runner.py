@@ -1,5 +1,5 @@
-"""The one episode gatherer of bench and train: many episodes at once, one env per episode, records streamed to a
-`RunStore`.
+"""The one episode gatherer of bench and train: many episodes at once, each on an env of the executor (reused across
+episodes), records streamed to a `RunStore`.
 
     specs = [EpisodeSpec(task_id=t, group_id=t, sample_index=i) for t in task_ids for i in range(G)]
     episodes = run_episodes_sync("agent_envs/Doors-v0", {}, policy, specs, concurrency=32)

@@ -121,3 +121,15 @@ def test_compare_runs_with_several_samples_has_no_mcnemar() -> None:
     assert result.sign_test_p == pytest.approx(2 / 2**30)
     with pytest.raises(ValueError, match="share no task"):
         stats.compare_runs({"x": [1]}, {"y": [1]})
+
+
+def test_wilcoxon_signed_rank_exact_values():
+    from harness.stats import wilcoxon_signed_rank
+
+    # all 8 differences positive: W+ = 36, p = 2 / 2^8 (the all-plus and all-minus patterns)
+    assert wilcoxon_signed_rank([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]) == (36.0, pytest.approx(2 / 256))
+    w, p = wilcoxon_signed_rank([1.0, -2.0, 3.0, 4.0, 5.0])  # ranks 1..5, W+ = 13: |W+ - 7.5| >= 5.5
+    assert w == 13.0 and p == pytest.approx(6 / 32)  # W+ in {0, 1, 2, 13, 14, 15}
+    assert wilcoxon_signed_rank([0.0, 0.0]) == (0.0, 1.0)
+    w, p = wilcoxon_signed_rank([0.5, -0.5, 0.5, 0.5])  # ties: average rank 2.5 each
+    assert w == 7.5 and p == pytest.approx(10 / 16)
