@@ -1,40 +1,63 @@
 """Per-instance templates for the local backend: the repository at its base commit plus its Python environment.
 
-Built once per instance and cached (`$AEMGYM_SWEBENCH_CACHE`, default `~/.cache/aemgym/swebench`):
+Built once per instance and cached (`$AEMGYM_SWEBENCH_CACHE`, default `~/.cache/aemgym/swebench`), under
+`templates/<instance_id>/`: `repo/`, `venv/`, `build.log` (every step's full output), `freeze.txt` (what was
+installed) and `template.json` (written last: its presence means the template is complete).
 
 1. **History-trimmed clone**: a fresh repository that fetches only `base_commit` (and the tags merged into it) from a
    local clone of the project; no remote, no later commits, so the agent cannot read the fix from the future.
-2. **Environment**: a venv made with the spec's Python (from pyenv, or `python=` an interpreter you give), the spec's
-   pip packages, then the spec's install command run in bubblewrap *with* network, the repo at `/testbed`, so editable
-   installs point at `/testbed`. `python: "host"` in a spec reuses the running interpreter's environment instead.
+   Submodules are fetched the same way from the local clone (its `.git/modules`) or a clone of their own in
+   `repos_dir`; a missing one is an `EnvUnavailable` naming it.
+2. **Environment** (`environment.EnvPlan`, swebench's logic): a venv made with the spec's Python (pyenv, or
+   `python=`), then, in bubblewrap *with* network and the repo at `/testbed`: the requirements file of the
+   environment commit, the conda-style packages, the spec's pip pins, the repository's `pre_install` commands and
+   the install command. Every pip step is `uv pip install --exclude-newer <env_date>` (period-correct); packages are
+   hard-linked from uv's cache (`<cache>/uv`), so templates of one repository share their files on disk. An install
+   command uv cannot run (a setup.py that needs the environment at build time, setuptools too old for editable
+   wheels) is retried as the spec wrote it, with pip; the template's notes say so. `python: "host"` in a spec
+   reuses the running interpreter's environment instead (the synthetic instance).
 3. The finished directory is the read-only lower layer of every episode and grading sandbox.
 
 Ownership contract with the hardened sandbox (`agent_envs.sandbox.hardening`): commands run as an unprivileged host
-id, so the repository and the venv belong to that id (`own_for_sandbox`, before the install step, which itself runs
-unprivileged, and again for caches built by older versions); the venv is a copy-on-write path of every sandbox
-(`cow_paths`: grading may install into it), interpreter prefixes stay read-only and root's.
+id, so the repository, the venv and uv's cache belong to that id (`own_for_sandbox`, before the build steps, which
+themselves run unprivileged); the venv is a copy-on-write path of every sandbox (`cow_paths`: grading may install
+into it), interpreter prefixes stay read-only and root's.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from agent_envs.errors import EnvUnavailable, SandboxError
 from agent_envs.sandbox.base import SandboxLimits
-from agent_envs.sandbox.hardening import own_for_sandbox
+from agent_envs.sandbox.hardening import own_for_sandbox, privileged
 from agent_envs.sandbox.local import LocalSandbox
+from agent_envs.swebench.environment import APT_INSTALL, EnvPlan, index_url, plan_environment
 from agent_envs.swebench.spec import instance_spec
 
 READY = "template.json"
+BUILD_LOG = "build.log"
+
+
+class TemplateError(SandboxError):
+    """A template could not be built: `reason` is one line, `log_path` the full build log."""
+
+    def __init__(self, reason: str, log_path: Path | None = None):
+        super().__init__(reason + (f" (log: {log_path})" if log_path else ""))
+        self.reason, self.log_path = reason, log_path
 
 
 def default_cache_dir() -> Path:
@@ -52,6 +75,15 @@ class LocalTemplate:
     path_prepend: list[str] = field(default_factory=list)
     python: str = ""
     notes: list[str] = field(default_factory=list)
+    recipe: str = ""
+    env_date: str = ""
+    build_s: float = 0.0
+
+    @classmethod
+    def load(cls, path: Path) -> LocalTemplate:
+        """Read a `template.json` (unknown keys from other versions are ignored)."""
+        data = json.loads(path.read_text())
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     def sandbox(self, *, limits: SandboxLimits | None = None, work_root: str | Path | None = None,
                 cow: str = "auto", env: dict[str, str] | None = None) -> LocalSandbox:
@@ -98,7 +130,7 @@ def trimmed_clone(source: Path, dest: Path, base_commit: str) -> None:
     git("config", "user.name", "agent")
 
 
-def _pyenv_python(version: str) -> Path:
+def pyenv_python(version: str) -> Path:
     """The newest pyenv interpreter matching `version` (e.g. "3.9" -> ~/.pyenv/versions/3.9.18/bin/python)."""
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     matches = sorted((p for p in root.glob(f"{version}.*") if re.fullmatch(rf"{re.escape(version)}\.\d+", p.name)),
@@ -106,68 +138,239 @@ def _pyenv_python(version: str) -> Path:
     if (root / version).is_dir():
         matches.append(root / version)
     if not matches:
-        raise EnvUnavailable(f"Python {version} is needed for this instance but not found under {root} "
-                             f"(install it with `pyenv install {version}` or pass python=/path/to/python{version})")
+        have = ", ".join(sorted(p.name for p in root.glob("*"))) if root.is_dir() else "none"
+        raise EnvUnavailable(f"Python {version} is needed but pyenv has no {version}.x under {root} (it has: {have}); "
+                             f"install it with `pyenv install {version}` or pass python=/path/to/python{version}")
     return matches[-1] / "bin" / "python"
+
+
+def template_dir(instance_id: str, cache_dir: str | Path | None = None) -> Path:
+    """Where the template of `instance_id` lives."""
+    return Path(cache_dir or default_cache_dir()) / "templates" / instance_id
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (two processes never build the same template at once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def build_template(instance: Mapping[str, Any], *, cache_dir: str | Path | None = None,
                    repos_dir: str | Path | None = None, python: str | None = None, rebuild: bool = False,
                    install_timeout_s: float = 1800) -> LocalTemplate:
-    """The cached template of `instance`, building it first when needed (see the module docstring)."""
-    root = Path(cache_dir or default_cache_dir()) / "templates" / instance["instance_id"]
-    ready = root / READY
-    if ready.exists() and not rebuild:
-        tpl = LocalTemplate(**json.loads(ready.read_text()))
-        own_for_sandbox(tpl.repo_dir, *tpl.cow_paths)  # caches built before sandboxes ran unprivileged
-        return tpl
-    if root.exists():
-        shutil.rmtree(root)
+    """The cached template of `instance`, building it first when needed (see the module docstring).
+
+    Raises:
+        EnvUnavailable: this machine cannot have the environment (no clone, no interpreter, a conda-only spec).
+        TemplateError: a build step failed; the message has a one-line reason and the build log's path.
+    """
+    cache = Path(cache_dir or default_cache_dir())
+    root = template_dir(instance["instance_id"], cache)
     spec = instance_spec(instance)
     source = find_source_repo(instance, repos_dir)
-    trimmed_clone(source, root / "repo", instance["base_commit"])
-    tpl = LocalTemplate(repo_dir=str(root / "repo"))
-    if spec.get("python") == "host" and python is None:
-        exe = Path(sys.executable)
-        prefixes = {sys.prefix, sys.base_prefix}
-        tpl.ro_paths = sorted(prefixes | {os.path.realpath(p) for p in prefixes})  # a symlinked venv: both paths
-        tpl.path_prepend = [str(exe.parent)]
-        tpl.python = str(exe)
-        own_for_sandbox(tpl.repo_dir)
-    else:
-        _build_venv(tpl, root / "venv", spec, python or str(_pyenv_python(str(spec["python"]))), install_timeout_s)
-    ready.write_text(json.dumps(asdict(tpl), indent=1))
-    return tpl
+    host = spec.get("python") == "host" and python is None
+    plan = None if host else plan_environment(instance, spec, source, cache=cache / "pypi-dates.json")
+    recipe = "host" if plan is None else plan.key()
+    with _locked(root.with_name(root.name + ".lock")):
+        if (root / READY).exists() and not rebuild:
+            tpl = LocalTemplate.load(root / READY)
+            if tpl.recipe == recipe:
+                own_for_sandbox(tpl.repo_dir, *tpl.cow_paths)  # caches built before sandboxes ran unprivileged
+                return tpl
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        started = time.monotonic()
+        log = BuildLog(root / BUILD_LOG)
+        tpl = LocalTemplate(repo_dir=str(root / "repo"), recipe=recipe)
+        try:
+            trimmed_clone(source, root / "repo", instance["base_commit"])
+            if plan is None:
+                exe = Path(sys.executable)
+                prefixes = {sys.prefix, sys.base_prefix}
+                tpl.ro_paths = sorted(prefixes | {os.path.realpath(p) for p in prefixes})  # a symlinked venv: both
+                tpl.path_prepend = [str(exe.parent)]
+                tpl.python = str(exe)
+                own_for_sandbox(tpl.repo_dir)
+            else:
+                log.write(f"# {instance['instance_id']}: plan {json.dumps(asdict(plan), indent=1)}\n")
+                _add_submodules(root / "repo", plan, source, repos_dir, instance)
+                interpreter = python or str(pyenv_python(plan.python))
+                _build_env(tpl, root, plan, interpreter, cache, log, install_timeout_s)
+        except (SandboxError, EnvUnavailable, OSError, subprocess.SubprocessError) as exc:
+            log.write(f"\n# FAILED: {exc}\n")
+            if isinstance(exc, TemplateError | EnvUnavailable):
+                raise
+            raise TemplateError(one_line(str(exc)), log.path) from exc
+        tpl.build_s = round(time.monotonic() - started, 1)
+        (root / READY).write_text(json.dumps(asdict(tpl), indent=1))
+        return tpl
 
 
-def _build_venv(tpl: LocalTemplate, venv: Path, spec: Mapping[str, Any], python: str, timeout_s: float) -> None:
+class BuildLog:
+    """The template's full build log (never truncated: the real cause of a failure is often far from its end)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, text: str) -> None:
+        with self.path.open("a") as fh:
+            fh.write(text)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """The most telling line of an error output: the last error-like line (with the last `cause:` under it, as uv
+    nests causes), else the last line."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    head = re.compile(r"^(error:|ERROR:|×|fatal:|E\s|\w*(Error|Exception)\b)")
+    loose = re.compile(r"(error|Error|ERROR|fatal|No solution|not found|failed|Failed)")
+    for pattern in (head, loose):
+        for i in range(len(lines) - 1, -1, -1):
+            if pattern.search(lines[i]) and not lines[i].startswith(("+", "$", "#")):
+                causes = [ln for ln in lines[i + 1:i + 12] if ln.startswith(("cause:", "╰─▶", "├─▶"))]
+                return (lines[i] + (" / " + causes[-1] if causes else ""))[:limit]
+    return (lines[-1] if lines else "no output")[:limit]
+
+
+def _submodule_source(url: str, commit: str, source: Path, path: str, repos_dir: str | Path | None) -> Path | None:
+    """A local repository holding the submodule's `commit`: the clone's own copy, or a clone in `repos_dir`."""
+    owner_name = re.sub(r"\.git$", "", url.rstrip("/")).split("/")[-2:]
+    candidates = [source / ".git" / "modules" / path, source / "modules" / path, source / path]
+    root = repos_dir or os.environ.get("AEMGYM_SWEBENCH_REPOS")
+    if root and len(owner_name) == 2:
+        candidates += [Path(root) / "__".join(owner_name), Path(root) / owner_name[1]]
+    for cand in candidates:
+        probe = subprocess.run(["git", "-C", str(cand), "cat-file", "-e", f"{commit}^{{commit}}"],
+                               capture_output=True, timeout=60) if cand.is_dir() else None
+        if probe is not None and probe.returncode == 0:
+            return cand
+    return None
+
+
+def _add_submodules(repo: Path, plan: EnvPlan, source: Path, repos_dir: str | Path | None,
+                    instance: Mapping[str, Any]) -> None:
+    """Check out each submodule at its recorded commit from a local copy (setup.py would clone it from GitHub)."""
+    for path, url, commit in plan.submodules:
+        found = _submodule_source(url, commit, source, path, repos_dir)
+        if found is None:
+            owner_name = "__".join(re.sub(r"\.git$", "", url.rstrip("/")).split("/")[-2:])
+            raise EnvUnavailable(
+                f"{instance['instance_id']} needs the submodule {path} ({url} at {commit[:12]}), which is neither in "
+                f"{source} (`git submodule update --init` there) nor at <repos_dir>/{owner_name}")
+        dest = repo / path
+        if dest.is_dir() and not any(dest.iterdir()):
+            dest.rmdir()
+        trimmed_clone(found, dest, commit)
+        for args in (["submodule", "init", "--", path], ["submodule", "absorbgitdirs", "--", path]):
+            subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, timeout=120)
+
+
+def uv_binary(cache: Path) -> Path:
+    """uv, copied once into its own directory under the cache (bound read-only into build sandboxes)."""
+    try:
+        from uv import find_uv_bin
+
+        found = find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+    if not found:
+        raise EnvUnavailable("template builds need uv (period-correct resolution): run scripts/install/40-swebench.sh")
+    version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=60).stdout.split()[1]
+    dest = cache / "tools" / f"uv-{version}" / "uv"
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f"uv.{os.getpid()}.tmp")
+        shutil.copy2(found, tmp)
+        tmp.replace(dest)
+    return dest
+
+
+def ensure_system_packages(packages: list[str], log: BuildLog) -> list[str]:
+    """Install the apt packages a spec's `pre_install` asks for when the host allows (root, apt-get). Returns notes."""
+    if not packages:
+        return []
+    missing = [p for p in packages if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True,
+                                                     text=True).stdout != "install ok installed"]
+    if not missing:
+        return [f"system packages present: {' '.join(packages)}"]
+    if not (privileged() and shutil.which("apt-get")):
+        return [f"system packages missing (not root or no apt-get; tests using them may fail): {' '.join(missing)}"]
+    cmd = ["apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=600", *missing]
+    with _locked(Path("/tmp/aemgym-apt.lock")):
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+                             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        if out.returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600)
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+                                 env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    log.write(f"$ {' '.join(cmd)}\n{out.stdout}{out.stderr}\n")
+    if out.returncode != 0:
+        return [f"system packages could not be installed ({one_line(out.stderr)}): {' '.join(missing)}"]
+    return [f"system packages installed on the host: {' '.join(missing)}"]
+
+
+def _build_env(tpl: LocalTemplate, root: Path, plan: EnvPlan, python: str, cache: Path, log: BuildLog,
+               timeout_s: float) -> None:
+    """The venv and every install step of `plan`, in bubblewrap with network, the repo at /testbed."""
     if not Path(python).exists():
         raise EnvUnavailable(f"interpreter {python} does not exist")
+    venv = root / "venv"
     subprocess.run([python, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     base_prefix = subprocess.run([python, "-c", "import sys; print(sys.base_prefix)"], check=True,
                                  capture_output=True, text=True).stdout.strip()
     tpl.ro_paths, tpl.cow_paths, tpl.path_prepend = [base_prefix], [str(venv)], [str(venv / "bin")]
-    tpl.python = str(venv / "bin" / "python")
-    steps = []
-    if spec.get("pre_install"):
-        tpl.notes.append(f"skipped pre_install (system packages): {spec['pre_install']}")
-    packages = spec.get("packages", "")
-    if packages == "requirements.txt":
-        steps.append("python -m pip install -r requirements.txt")
-    elif packages == "environment.yml":
-        raise EnvUnavailable("this instance's environment is a conda environment.yml; use the Docker backend")
-    elif packages:
-        steps.append(f"python -m pip install {packages}")
-    if spec.get("pip_packages"):
-        steps.append("python -m pip install " + " ".join(f"'{p}'" for p in spec["pip_packages"]))
-    if spec.get("install"):
-        steps.append(str(spec["install"]))
-    own_for_sandbox(tpl.repo_dir, venv)  # the install step runs unprivileged, as the sandbox user
-    limits = SandboxLimits(timeout_s=timeout_s, episode_budget_s=timeout_s * 2, memory_mb=16384, max_pids=1024)
-    box = LocalSandbox(tpl.repo_dir, ro_paths=[base_prefix], rw_paths=[venv], path_prepend=tpl.path_prepend,
-                       cow="direct", network=True, limits=limits)
+    tpl.python, tpl.env_date = str(venv / "bin" / "python"), plan.env_date
+    newest = max(plan.date_sources.items(), key=lambda kv: kv[1])
+    tpl.notes += [f"env_date {plan.env_date} (set by {newest[0]}: {newest[1]})"]
+    tpl.notes += [f"system command not run (host setup): {c}" for c in plan.system_commands
+                  if not APT_INSTALL.search(c)]
+    tpl.notes += ensure_system_packages(plan.system_packages, log)
+    uv = uv_binary(cache)
+    uv_cache = cache / "uv"
+    uv_cache.mkdir(parents=True, exist_ok=True)
+    own_for_sandbox(tpl.repo_dir, venv, uv_cache)  # the build steps run unprivileged, as the sandbox user
+    env = {"VIRTUAL_ENV": str(venv), "UV_CACHE_DIR": str(uv_cache), "UV_EXCLUDE_NEWER": plan.env_date,
+           "UV_DEFAULT_INDEX": index_url(), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1",
+           "UV_NO_PROGRESS": "1", "UV_HTTP_TIMEOUT": "180", "UV_SYSTEM_CERTS": "1",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    log.write("# sandbox env: " + " ".join(f"{k}={v}" for k, v in env.items()) + "\n")
+    limits = SandboxLimits(timeout_s=timeout_s, episode_budget_s=timeout_s * 6, memory_mb=16384, max_pids=1024,
+                           head_chars=32 << 20, tail_chars=0, cpus=None)
+    box = LocalSandbox(tpl.repo_dir, ro_paths=[base_prefix, uv.parent], rw_paths=[venv, uv_cache],
+                       path_prepend=[*tpl.path_prepend, str(uv.parent)], cow="direct", network=True, limits=limits,
+                       env=env)
     with box:
-        for step in steps:
-            result = box.exec(step)
-            if result.exit_code != 0:
-                raise SandboxError(f"template build step failed ({step}): {result.output[-1500:]}")
+        def run(title: str, command: str, stdin: str | None = None) -> tuple[bool, str]:
+            log.write(f"\n# {title}\n$ {command}\n")
+            result = box.exec(command, stdin=stdin.encode() if stdin is not None else None)
+            log.write(result.output + f"\n# exit {result.exit_code}\n")
+            return result.exit_code == 0, result.output
+
+        def step(title: str, command: str, stdin: str | None = None) -> None:
+            ok, output = run(title, command, stdin)
+            if not ok:
+                raise TemplateError(f"{title} failed: {one_line(output)}", log.path)
+
+        if plan.requirements:
+            step("requirements (environment_setup_commit)", "cat > /tmp/requirements.txt && "
+                 "uv pip install -r /tmp/requirements.txt", stdin=plan.requirements)
+        if plan.packages:
+            step("packages", "uv pip install " + " ".join(shlex.quote(p) for p in plan.packages))
+        if plan.pip_packages:
+            step("pip_packages", "uv pip install " + " ".join(shlex.quote(p) for p in plan.pip_packages))
+        if plan.repo_commands:
+            step("pre_install (repository)", "set -euxo pipefail\n" + "\n".join(plan.repo_commands))
+        if plan.install:
+            ok, output = run("install (uv)", plan.install_uv) if plan.install_uv else (False, "not a pip command")
+            if not ok:
+                tpl.notes.append(f"install: uv could not run it ({one_line(output, 160)}); ran the spec's own "
+                                 f"command with pip: {plan.install}")
+                step("install (the spec's command)", plan.install)
+        ok, freeze = run("freeze", "uv pip freeze")
+        (root / "freeze.txt").write_text(freeze if ok else f"# uv pip freeze failed\n{freeze}")
