@@ -82,12 +82,15 @@ def evaluate(
     concurrency: int = 1,
     resume: bool = False,
     run_empty: bool = False,
+    network: bool = False,
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Grade every prediction (`instance_id`, `model_patch`); returns {key: record}, also in `<out_dir>/results.jsonl`.
 
     A prediction may carry a `key` (default: its instance id) when one instance is graded with several patches, and
-    `run_empty` (see `grade`).
+    `run_empty` (see `grade`). `network=True` (local backend) lets the eval script reach the network, as the
+    official harness's containers can: the reinstall step then installs dependencies a patch adds, and tests that
+    call real servers can pass. Off by default: the patch's code runs during grading.
     """
     out = Path(out_dir)
     writer = ResultWriter(out / RESULTS)
@@ -103,7 +106,7 @@ def evaluate(
                 raise AgentEnvsError(f"unknown instance_id {iid!r}: not in the instance data")
             instance = dict(instances[iid])
             factory, template = _sandbox_factory(instance, backend, repos_dir, cache_dir, python, docker_url,
-                                                 timeout_s)
+                                                 timeout_s, network)
             result = grade(instance, pred.get("model_patch") or "", factory, local=backend == "local",
                            timeout_s=timeout_s, run_empty=bool(pred.get("run_empty", run_empty)))
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +119,8 @@ def evaluate(
                       "log": str(log_path)}
             if template is not None:
                 record.update(env_date=template.env_date, build_s=template.build_s, notes=template.notes)
+            if network:
+                record["network"] = True
         except Exception as exc:  # noqa: BLE001  (one instance never stops the others)
             build_log = template_dir(iid, cache_dir) / BUILD_LOG if backend == "local" else None
             record = _error_record(iid, exc, build_log if isinstance(exc, TemplateError) else log_path)
@@ -134,7 +139,7 @@ def evaluate(
 
 
 def _sandbox_factory(instance: dict[str, Any], backend: str, repos_dir: Any, cache_dir: Any, python: str | None,
-                     docker_url: str | None, timeout_s: float) -> tuple[Callable[[], Any], Any]:
+                     docker_url: str | None, timeout_s: float, network: bool) -> tuple[Callable[[], Any], Any]:
     limits = SandboxLimits(timeout_s=timeout_s, episode_budget_s=timeout_s + 600)
     if backend == "docker":
         from agent_envs.sandbox.docker import DockerSandbox
@@ -143,7 +148,8 @@ def _sandbox_factory(instance: dict[str, Any], backend: str, repos_dir: Any, cac
         return (lambda: DockerSandbox(image, base_url=docker_url, limits=SandboxLimits(**vars(limits)))), None
     template = build_template(instance, cache_dir=cache_dir, repos_dir=repos_dir, python=python)
     work_root = template_dir(instance["instance_id"], cache_dir).parent.parent / "episodes"
-    return (lambda: template.sandbox(limits=SandboxLimits(**vars(limits)), work_root=work_root)), template
+    return (lambda: template.sandbox(limits=SandboxLimits(**vars(limits)), work_root=work_root,
+                                     network=network)), template
 
 
 def prepare(

@@ -50,6 +50,7 @@ from agent_envs.swebench.spec import instance_spec
 
 READY = "template.json"
 BUILD_LOG = "build.log"
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 class TemplateError(SandboxError):
@@ -86,17 +87,22 @@ class LocalTemplate:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     def sandbox(self, *, limits: SandboxLimits | None = None, work_root: str | Path | None = None,
-                cow: str = "auto", env: dict[str, str] | None = None) -> LocalSandbox:
-        """A new (not yet started) sandbox over this template."""
+                cow: str = "auto", env: dict[str, str] | None = None, network: bool = False) -> LocalSandbox:
+        """A new (not yet started) sandbox over this template (`network`: opt-in, e.g. for grading a patch that
+        adds a dependency, which the eval script's reinstall step downloads)."""
+        if network and Path(SYSTEM_CA_BUNDLE).is_file():
+            env = {"PIP_CERT": SYSTEM_CA_BUNDLE, "SSL_CERT_FILE": SYSTEM_CA_BUNDLE, **(env or {})}
         return LocalSandbox(self.repo_dir, ro_paths=self.ro_paths, cow_paths=self.cow_paths,
                             path_prepend=self.path_prepend, cow=cow, work_root=work_root, limits=limits,  # type: ignore[arg-type]
-                            env=env)
+                            env=env, network=network)
 
 
 def find_source_repo(instance: Mapping[str, Any], repos_dir: str | Path | None) -> Path:
     """A local clone of the instance's repository: `instance["source_repo"]`, or `<repos_dir>/<owner>__<name>`,
     `<repos_dir>/<name>` (also `.git` variants). `repos_dir` defaults to `$AEMGYM_SWEBENCH_REPOS`."""
     if instance.get("source_repo"):
+        if not Path(instance["source_repo"]).is_dir():
+            raise EnvUnavailable(f"{instance['instance_id']}: its source_repo {instance['source_repo']} does not exist")
         return Path(instance["source_repo"])
     root = repos_dir or os.environ.get("AEMGYM_SWEBENCH_REPOS")
     owner, _, name = str(instance["repo"]).partition("/")
@@ -338,7 +344,9 @@ def _build_env(tpl: LocalTemplate, root: Path, plan: EnvPlan, python: str, cache
     env = {"VIRTUAL_ENV": str(venv), "UV_CACHE_DIR": str(uv_cache), "UV_EXCLUDE_NEWER": plan.env_date,
            "UV_DEFAULT_INDEX": index_url(), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1",
            "UV_NO_PROGRESS": "1", "UV_HTTP_TIMEOUT": "180", "UV_SYSTEM_CERTS": "1",
-           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_PROGRESS_BAR": "off"}
+    if Path(SYSTEM_CA_BUNDLE).is_file():  # pip's fallback uses certifi's bundle otherwise (no site CAs)
+        env.update(PIP_CERT=SYSTEM_CA_BUNDLE, SSL_CERT_FILE=SYSTEM_CA_BUNDLE, REQUESTS_CA_BUNDLE=SYSTEM_CA_BUNDLE)
     log.write("# sandbox env: " + " ".join(f"{k}={v}" for k, v in env.items()) + "\n")
     limits = SandboxLimits(timeout_s=timeout_s, episode_budget_s=timeout_s * 6, memory_mb=16384, max_pids=1024,
                            head_chars=32 << 20, tail_chars=0, cpus=None)
@@ -352,8 +360,31 @@ def _build_env(tpl: LocalTemplate, root: Path, plan: EnvPlan, python: str, cache
             log.write(result.output + f"\n# exit {result.exit_code}\n")
             return result.exit_code == 0, result.output
 
+        def uv(title: str, command: str, stdin: str | None = None) -> tuple[bool, str]:
+            """A uv step; a package whose build fails in isolation is rebuilt in the venv, as pip builds a
+            setup.py-only sdist (e.g. MarkupSafe 1.0 needs the setuptools of its time, not the env date's)."""
+            local: list[str] = []
+            while True:
+                flags = "".join(f" --no-build-isolation-package {shlex.quote(n)}" for n in local)
+                ok, output = run(title, command.replace("uv pip install", "uv pip install" + flags, 1), stdin)
+                failed = re.search(r"Failed to build `([A-Za-z0-9_.\-]+)", output)
+                if ok or not failed or failed.group(1) in local or len(local) >= 8:
+                    return ok, output
+                if not local:
+                    run("build tools for builds in the venv", "uv pip install setuptools wheel")
+                local.append(failed.group(1))
+                tpl.notes.append(f"{title}: built {failed.group(1)} without build isolation (as pip would)")
+
         def step(title: str, command: str, stdin: str | None = None) -> None:
-            ok, output = run(title, command, stdin)
+            if "uv pip install" not in command:
+                ok, output = run(title, command)
+            else:
+                ok, output = uv(title, command, stdin)
+                if not ok:  # e.g. an sdist whose setuptools (< 40.8) has no PEP 517 backend at all: pip still can
+                    tpl.notes.append(f"{title}: uv failed ({one_line(output, 160)}); installed with pip instead "
+                                     "(not limited to the env date)")
+                    ok, output = run(f"{title} (pip)", command.replace("uv pip install", "python -m pip install"),
+                                     stdin)
             if not ok:
                 raise TemplateError(f"{title} failed: {one_line(output)}", log.path)
 
@@ -367,8 +398,13 @@ def _build_env(tpl: LocalTemplate, root: Path, plan: EnvPlan, python: str, cache
         if plan.repo_commands:
             step("pre_install (repository)", "set -euxo pipefail\n" + "\n".join(plan.repo_commands))
         if plan.install:
-            ok, output = run("install (uv)", plan.install_uv) if plan.install_uv else (False, "not a pip command")
+            ok, output = uv("install (uv)", plan.install_uv) if plan.install_uv else (False, "not a pip command")
             if not ok:
+                # An editable install of a setup.py project needs setuptools >= 64 (PEP 660) under uv; pip's
+                # `setup.py develop` does not. The project's dependencies still come from uv (period-correct).
+                plain = re.sub(r"(^|\s)(-e|--editable)\s+", " ", plan.install_uv)
+                if plan.install_uv and plain != plan.install_uv:
+                    uv("dependencies (uv, not editable)", plain)
                 tpl.notes.append(f"install: uv could not run it ({one_line(output, 160)}); ran the spec's own "
                                  f"command with pip: {plan.install}")
                 step("install (the spec's command)", plan.install)
