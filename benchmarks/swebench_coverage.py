@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+REINSTALL_OFFLINE = re.compile(r"(No matching distribution found for|Could not find a version that satisfies)")
 NETWORK = re.compile(r"(NewConnectionError|Max retries exceeded|Network is unreachable|Name or service not known|"
                      r"Temporary failure in name resolution|ConnectionError|httpbin\.org)")
 
@@ -37,6 +38,8 @@ def main() -> None:
     parser.add_argument("-j", "--concurrency", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--fresh", action="store_true", help="forget earlier results in --out")
+    parser.add_argument("--network-retry", action="store_true",
+                        help="grade the misses that needed the network again with --grading-network")
     args = parser.parse_args()
 
     from agent_envs.errors import EnvUnavailable
@@ -82,8 +85,16 @@ def main() -> None:
     evaluate({r["instance_id"]: r for r in present}, preds, out, repos_dir=args.repos_dir, cache_dir=args.cache_dir,
              timeout_s=args.timeout, concurrency=args.concurrency, resume=True, on_result=show)
     records = read_results(out / RESULTS)
+    if args.network_retry:
+        again = [{"instance_id": k, "model_patch": r["patch"]} for k, r in ((r["instance_id"], r) for r in present)
+                 if records.get(k, {}).get("status") == "unresolved" and network_need(records[k])]
+        print(f"{len(again)} misses that needed the network: grading them again with network", flush=True)
+        evaluate({r["instance_id"]: r for r in present}, again, out / "network", repos_dir=args.repos_dir,
+                 cache_dir=args.cache_dir, timeout_s=args.timeout, concurrency=args.concurrency, resume=True,
+                 network=True, on_result=show)
+    networked = read_results(out / "network" / RESULTS)
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-    table = coverage_table(present, records, cache, time.monotonic() - started)
+    table = coverage_table(present, records, cache, time.monotonic() - started, networked)
     (out / "coverage.md").write_text(table)
     print(table)
 
@@ -98,13 +109,30 @@ def spec_is_conda(row: dict) -> bool:
 def template_disk(cache: Path, instance_ids: list[str]) -> tuple[dict[str, int], int]:
     """({instance_id: own KiB}, shared package-cache KiB): one `du` run, the cache first, so files hard-linked from
     the cache count there once and each template shows only its own bytes."""
+    from agent_envs.swebench.template import uv_cache_dir
+
     dirs = [cache / "templates" / iid for iid in instance_ids if (cache / "templates" / iid).is_dir()]
-    out = subprocess.run(["du", "-sk", str(cache / "uv"), *map(str, dirs)], capture_output=True, text=True).stdout
+    out = subprocess.run(["du", "-sk", str(uv_cache_dir(cache)), *map(str, dirs)], capture_output=True,
+                         text=True).stdout
     sizes = {Path(path).name: int(kib) for kib, path in (line.split("\t", 1) for line in out.splitlines())}
-    return {iid: sizes.get(iid, 0) for iid in instance_ids}, sizes.get("uv", 0)
+    return {iid: sizes.get(iid, 0) for iid in instance_ids}, sizes.get(".uv", 0)
 
 
-def coverage_table(rows: list[dict], records: dict[str, dict], cache: Path, wall_s: float) -> str:
+def network_need(record: dict) -> str:
+    """Why a graded instance needed the network, from its eval log: its tests call a server, or the eval script's
+    reinstall step could not download a dependency the patch adds; "" when neither."""
+    log = Path(record.get("log", ""))
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    setup, _, tests = text.partition(">>>>> Start Test Output")
+    if NETWORK.search(tests):
+        return "its tests call servers on the internet"
+    if REINSTALL_OFFLINE.search(setup):
+        return "the reinstall step could not download a dependency the patch adds"
+    return ""
+
+
+def coverage_table(rows: list[dict], records: dict[str, dict], cache: Path, wall_s: float,
+                   networked: dict[str, dict]) -> str:
     """The per-repository table and the list of every miss with its reason."""
     own, shared = template_disk(cache, [r["instance_id"] for r in rows])
     lines = ["| repository | instances | resolved | not resolved | not gradable | resolved % of non-conda | "
@@ -128,11 +156,11 @@ def coverage_table(rows: list[dict], records: dict[str, dict], cache: Path, wall
         totals.update(instances=len(ids), resolved=count["resolved"], base=base, conda=conda)
         for iid, rec in zip(ids, recs, strict=True):
             if rec["status"] == "unresolved":
-                log = Path(rec.get("log", ""))
-                tests = log.read_text(errors="replace").split(">>>>> Start Test Output")[-1] if log.is_file() else ""
-                network = NETWORK.search(tests) is not None
+                need = network_need(rec)
                 failing = rec.get("f2p_failed", []) + rec.get("p2p_failed", [])
-                misses.append(f"- {iid}: not resolved{' (tests need the network)' if network else ''}: "
+                online = networked.get(iid, {}).get("status")
+                online = f"; with --grading-network: {online}" if online else ""
+                misses.append(f"- {iid}: not resolved{f' (needs the network: {need}{online})' if need else ''}: "
                               f"F2P {rec.get('f2p')} P2P {rec.get('p2p')}; failing: {', '.join(failing[:6])} "
                               f"{rec.get('reason', '')}")
             elif rec["status"] != "resolved":

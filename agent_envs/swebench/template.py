@@ -12,7 +12,7 @@ installed) and `template.json` (written last: its presence means the template is
    `python=`), then, in bubblewrap *with* network and the repo at `/testbed`: the requirements file of the
    environment commit, the conda-style packages, the spec's pip pins, the repository's `pre_install` commands and
    the install command. Every pip step is `uv pip install --exclude-newer <env_date>` (period-correct); packages are
-   hard-linked from uv's cache (`<cache>/uv`), so templates of one repository share their files on disk. An install
+   hard-linked from uv's cache (`<cache>/templates/.uv`), so templates share their files on disk. An install
    command uv cannot run (a setup.py that needs the environment at build time, setuptools too old for editable
    wheels) is retried as the spec wrote it, with pip; the template's notes say so. `python: "host"` in a spec
    reuses the running interpreter's environment instead (the synthetic instance).
@@ -92,6 +92,8 @@ class LocalTemplate:
         adds a dependency, which the eval script's reinstall step downloads)."""
         if network and Path(SYSTEM_CA_BUNDLE).is_file():
             env = {"PIP_CERT": SYSTEM_CA_BUNDLE, "SSL_CERT_FILE": SYSTEM_CA_BUNDLE, **(env or {})}
+        elif not network:  # pip (the eval script's reinstall step) fails at once instead of retrying for ~8 s
+            env = {"PIP_RETRIES": "0", **(env or {})}
         return LocalSandbox(self.repo_dir, ro_paths=self.ro_paths, cow_paths=self.cow_paths,
                             path_prepend=self.path_prepend, cow=cow, work_root=work_root, limits=limits,  # type: ignore[arg-type]
                             env=env, network=network)
@@ -148,6 +150,11 @@ def pyenv_python(version: str) -> Path:
         raise EnvUnavailable(f"Python {version} is needed but pyenv has no {version}.x under {root} (it has: {have}); "
                              f"install it with `pyenv install {version}` or pass python=/path/to/python{version}")
     return matches[-1] / "bin" / "python"
+
+
+def uv_cache_dir(cache_dir: str | Path | None = None) -> Path:
+    """uv's package cache: beside the templates (same file system and mount), so venvs hard-link its files."""
+    return Path(cache_dir or default_cache_dir()) / "templates" / ".uv"
 
 
 def template_dir(instance_id: str, cache_dir: str | Path | None = None) -> Path:
@@ -338,7 +345,7 @@ def _build_env(tpl: LocalTemplate, root: Path, plan: EnvPlan, python: str, cache
                   if not APT_INSTALL.search(c)]
     tpl.notes += ensure_system_packages(plan.system_packages, log)
     uv = uv_binary(cache)
-    uv_cache = cache / "uv"
+    uv_cache = uv_cache_dir(cache)
     uv_cache.mkdir(parents=True, exist_ok=True)
     own_for_sandbox(tpl.repo_dir, venv, uv_cache)  # the build steps run unprivileged, as the sandbox user
     env = {"VIRTUAL_ENV": str(venv), "UV_CACHE_DIR": str(uv_cache), "UV_EXCLUDE_NEWER": plan.env_date,
@@ -350,7 +357,10 @@ def _build_env(tpl: LocalTemplate, root: Path, plan: EnvPlan, python: str, cache
     log.write("# sandbox env: " + " ".join(f"{k}={v}" for k, v in env.items()) + "\n")
     limits = SandboxLimits(timeout_s=timeout_s, episode_budget_s=timeout_s * 6, memory_mb=16384, max_pids=1024,
                            head_chars=32 << 20, tail_chars=0, cpus=None)
-    box = LocalSandbox(tpl.repo_dir, ro_paths=[base_prefix, uv.parent], rw_paths=[venv, uv_cache],
+    # One writable mount holds the venv and uv's cache, so uv hard-links packages instead of copying them (links
+    # cannot cross mount points). It also holds the other templates: build steps run the benchmark repositories'
+    # own setup code, trusted as the official harness trusts it (agents never run in a build sandbox).
+    box = LocalSandbox(tpl.repo_dir, ro_paths=[base_prefix, uv.parent], rw_paths=[root.parent],
                        path_prepend=[*tpl.path_prepend, str(uv.parent)], cow="direct", network=True, limits=limits,
                        env=env)
     with box:

@@ -218,6 +218,8 @@ def test_template_reads_requirements_at_env_commit_and_edits_repo(envtest: dict[
     freeze = (root / "freeze.txt").read_text()
     python_floor = "python" in tpl.notes[0]  # the env date comes from this Python's release (after 2021-03)
     assert "tinydep==1.0" in freeze and python_floor, (freeze, tpl.notes)  # 2.0 was uploaded after the env date
+    [installed] = (root / "venv").glob("lib/python*/site-packages/tinydep.py")
+    assert installed.stat().st_nlink >= 2  # hard-linked from uv's cache: templates share package files
     assert any("locale-gen" in n and "not run" in n for n in tpl.notes)
     log = (root / "build.log").read_text()
     assert "requirements (environment_setup_commit)" in log and "uv pip install" in log
