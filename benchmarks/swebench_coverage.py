@@ -109,7 +109,7 @@ def spec_is_conda(row: dict) -> bool:
 def template_disk(cache: Path, instance_ids: list[str]) -> tuple[dict[str, int], int]:
     """({instance_id: own KiB}, shared package-cache KiB): one `du` run, the cache first, so files hard-linked from
     the cache count there once and each template shows only its own bytes."""
-    from agent_envs.swebench.template import uv_cache_dir
+    from agent_envs.swebench.build_env import uv_cache_dir
 
     dirs = [cache / "templates" / iid for iid in instance_ids if (cache / "templates" / iid).is_dir()]
     out = subprocess.run(["du", "-sk", str(uv_cache_dir(cache)), *map(str, dirs)], capture_output=True,

@@ -20,9 +20,10 @@ from typing import Any
 
 from agent_envs.errors import AgentEnvsError
 from agent_envs.sandbox.base import SandboxLimits
+from agent_envs.swebench.build_env import TemplateError, one_line
 from agent_envs.swebench.grading import grade
 from agent_envs.swebench.spec import image_name
-from agent_envs.swebench.template import BUILD_LOG, TemplateError, build_template, one_line, template_dir
+from agent_envs.swebench.template import BUILD_LOG, build_template, template_dir
 
 RESULTS = "results.jsonl"
 GRADED = ("resolved", "unresolved")
