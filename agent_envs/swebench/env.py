@@ -96,6 +96,7 @@ class SWEBenchEnv(TextEnv):
         self._parse_error = ""
         self._format_errors = 0
         self._gold_applied = False
+        self._grade_prelude = ""
 
     # ----- tasks -----------------------------------------------------------------------------------------------------
     @classmethod
@@ -131,6 +132,7 @@ class SWEBenchEnv(TextEnv):
             return lambda: DockerSandbox(image, base_url=self.docker_url, strip_history=base,
                                          limits=SandboxLimits(**vars(limits)))
         template = build_template(instance, cache_dir=self.cache_dir, repos_dir=self.repos_dir, python=self.python)
+        self._grade_prelude = template.prelude  # the tests' local servers (services.py), started by grading
         work_root = self.cache_dir / "episodes"
         return lambda: template.sandbox(limits=SandboxLimits(**vars(limits)), work_root=work_root)
 
@@ -214,8 +216,9 @@ class SWEBenchEnv(TextEnv):
         self.sandbox.limits.episode_budget_s = float("inf")  # taking the patch is the env's work, not the agent's
         self.last_patch = self.sandbox.diff(instance["base_commit"], exclude=patch_test_files(instance["test_patch"]))
         self._close_sandbox()
-        result = grade(instance, self.last_patch, self.sandbox_factory(instance, agent=False),
-                       local=self.backend == "local", timeout_s=self.grade_timeout_s)
+        factory = self.sandbox_factory(instance, agent=False)
+        result = grade(instance, self.last_patch, factory, local=self.backend == "local",
+                       timeout_s=self.grade_timeout_s, prelude=self._grade_prelude if self.backend == "local" else "")
         self.last_grade = result
         verdict = "RESOLVED" if result.resolved else "NOT RESOLVED"
         summary = (f"{message} Patch: {len(self.last_patch.splitlines())} lines, applied: {result.patch_applied}. "

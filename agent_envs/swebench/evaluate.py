@@ -109,7 +109,8 @@ def evaluate(
             factory, template = _sandbox_factory(instance, backend, repos_dir, cache_dir, python, docker_url,
                                                  timeout_s, network)
             result = grade(instance, pred.get("model_patch") or "", factory, local=backend == "local",
-                           timeout_s=timeout_s, run_empty=bool(pred.get("run_empty", run_empty)))
+                           timeout_s=timeout_s, run_empty=bool(pred.get("run_empty", run_empty)),
+                           prelude=template.prelude if template is not None else "")
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.write_text(result.log)
             info = result.info()

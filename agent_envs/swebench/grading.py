@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_envs.sandbox.base import Sandbox
+from agent_envs.swebench.services import with_prelude
 from agent_envs.swebench.spec import eval_script, make_test_spec, swebench_modules
 
 # The official harness's markers and patch-application cascade (swebench.harness.constants / run_evaluation).
@@ -103,6 +104,7 @@ def grade(
     local: bool = True,
     timeout_s: float = 1800,
     run_empty: bool = False,
+    prelude: str = "",
 ) -> GradeResult:
     """Grade `patch` for `instance` in a fresh sandbox from `new_sandbox()`. Never raises for a bad patch.
 
@@ -116,6 +118,7 @@ def grade(
         local: drop the conda lines of the eval script (local backend); keep them for the official images.
         timeout_s: limit for the eval script.
         run_empty: run the tests for an empty patch too (environment checks).
+        prelude: shell lines run before the eval script's reinstall and tests (local test servers, `services.py`).
     """
     start = time.monotonic()
     if not patch.strip() and not run_empty:
@@ -132,7 +135,7 @@ def grade(
                 result.error = "patch does not apply: " + _apply_error(log)
                 result.total_s = time.monotonic() - start
                 return result
-        box.write_file(EVAL_PATH, eval_script(instance, local=local))
+        box.write_file(EVAL_PATH, with_prelude(eval_script(instance, local=local), prelude))
         t0 = time.monotonic()
         run = box.exec(f"bash {EVAL_PATH} > {LOG_PATH} 2>&1", timeout=timeout_s)
         eval_s = time.monotonic() - t0

@@ -51,8 +51,10 @@ from agent_envs.swebench.build_env import (
     locked,
     one_line,
     trimmed_clone,
+    uv_binary,
 )
 from agent_envs.swebench.environment import plan_environment
+from agent_envs.swebench.services import HTTPBIN_REPOS, SERVICES_VERSION, services_for
 from agent_envs.swebench.spec import instance_spec
 
 READY = "template.json"
@@ -77,6 +79,7 @@ class LocalTemplate:
     recipe: str = ""
     env_date: str = ""
     build_s: float = 0.0
+    prelude: str = ""  # eval-script lines that start the tests' local servers (`services.py`)
 
     @classmethod
     def load(cls, path: Path) -> LocalTemplate:
@@ -152,12 +155,15 @@ def build_template(instance: Mapping[str, Any], *, cache_dir: str | Path | None 
     source = find_source_repo(instance, repos_dir)
     host = spec.get("python") == "host" and python is None
     plan = None if host else plan_environment(instance, spec, source, cache=cache / "pypi-dates.json")
-    recipe = "host" if plan is None else plan.key()
+    services = f"+services{SERVICES_VERSION}" if instance["repo"] in HTTPBIN_REPOS else ""
+    recipe = "host" if plan is None else plan.key() + services
     with locked(root.with_name(root.name + ".lock")):
         if (root / READY).exists() and not rebuild:
             tpl = LocalTemplate.load(root / READY)
             if tpl.recipe == recipe:
                 own_for_sandbox(tpl.repo_dir, *tpl.cow_paths)  # caches built before sandboxes ran unprivileged
+                if tpl.prelude:
+                    services_for(instance, cache, uv_binary(cache))  # the shared tool may have been removed
                 return tpl
         if root.exists():
             shutil.rmtree(root)
@@ -181,6 +187,10 @@ def build_template(instance: Mapping[str, Any], *, cache_dir: str | Path | None 
                 env = build_venv(root, tpl.repo_dir, plan, interpreter, cache, log, install_timeout_s)
                 tpl.ro_paths, tpl.cow_paths, tpl.path_prepend = env.ro_paths, env.cow_paths, env.path_prepend
                 tpl.python, tpl.env_date, tpl.notes = env.python, plan.env_date, env.notes
+                services = services_for(instance, cache, uv_binary(cache))
+                if services is not None:
+                    tpl.ro_paths += services.ro_paths
+                    tpl.prelude = services.prelude
         except (SandboxError, EnvUnavailable, OSError, subprocess.SubprocessError) as exc:
             log.write(f"\n# FAILED: {exc}\n")
             if isinstance(exc, TemplateError | EnvUnavailable):

@@ -98,3 +98,12 @@ def test_grade_local(tiny_instance, tiny_template, kind, resolved, applied, f2p,
     assert result.reward == float(resolved)
     assert bool(result.error) == (kind in ("empty", "empty_run", "unapplicable"))  # why it was not applied
     assert tiny_template.repo_dir == before
+
+
+def test_prelude_runs_before_the_reinstall_and_tests(tiny_instance) -> None:
+    from agent_envs.swebench.services import with_prelude
+
+    script = with_prelude(eval_script(tiny_instance, local=True), "export HTTPBIN_URL=http://127.0.0.1:8765/\n")
+    lines = script.splitlines()
+    at = lines.index("export HTTPBIN_URL=http://127.0.0.1:8765/")
+    assert lines[at - 1] == "cd /testbed" and at < lines.index(": '>>>>> Start Test Output'")
