@@ -89,8 +89,8 @@ def evaluate(
     """Grade every prediction (`instance_id`, `model_patch`); returns {key: record}, also in `<out_dir>/results.jsonl`.
 
     A prediction may carry a `key` (default: its instance id) when one instance is graded with several patches, and
-    `run_empty` (see `grade`). `network=True` (local backend) lets the eval script reach the network, as the
-    official harness's containers can: the reinstall step then installs dependencies a patch adds, and tests that
+    `run_empty` (see `grade`). `network=True` lets the eval script reach the network, as the official harness's
+    containers can: the reinstall step then installs dependencies a patch adds, and tests that
     call real servers can pass. Off by default: the patch's code runs during grading.
     """
     out = Path(out_dir)
@@ -147,7 +147,8 @@ def _sandbox_factory(instance: dict[str, Any], backend: str, repos_dir: Any, cac
         from agent_envs.sandbox.docker import DockerSandbox
 
         image = image_name(instance["instance_id"])
-        return (lambda: DockerSandbox(image, base_url=docker_url, limits=SandboxLimits(**vars(limits)))), None
+        return (lambda: DockerSandbox(image, base_url=docker_url, network=network,
+                                      limits=SandboxLimits(**vars(limits)))), None
     template = build_template(instance, cache_dir=cache_dir, repos_dir=repos_dir, python=python)
     work_root = template_dir(instance["instance_id"], cache_dir).parent.parent / "episodes"
     return (lambda: template.sandbox(limits=SandboxLimits(**vars(limits)), work_root=work_root,
