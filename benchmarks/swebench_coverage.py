@@ -171,6 +171,11 @@ def coverage_table(rows: list[dict], records: dict[str, dict], cache: Path, wall
     pct = 100 * totals["resolved"] / totals["base"] if totals["base"] else 0
     lines.append(f"| **all** | {totals['instances']} | {totals['resolved']} | | {totals['conda']} conda-only | "
                  f"**{pct:.1f}%** of {totals['base']} non-conda | | | |")
+    online = sum(1 for k, r in networked.items() if r["status"] == "resolved" and records.get(k, {}).get("status")
+                 == "unresolved")
+    if online:
+        share = 100 * (totals["resolved"] + online) / max(1, totals["base"])
+        lines.append(f"| with `--grading-network` | | +{online} | | | **{share:.1f}%** | | | |")
     all_own = sum(own.values()) / 1024
     built = max(1, sum(1 for v in own.values() if v))
     text = "\n".join(lines) + (
