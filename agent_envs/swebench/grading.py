@@ -158,7 +158,7 @@ def grade(
 
 def _apply_error(log: str) -> str:
     """The first error line of `git apply` (the first command of the cascade), e.g. `error: x.py: No such file`."""
-    last = log.split("$ ", 2)[1].splitlines()[1:] if log.count("$ ") >= 1 else []
-    errors = [ln.strip() for ln in last if ln.strip() and ("error" in ln.lower() or "failed" in ln.lower()
+    first = log.split("$ ", 2)[1].splitlines()[1:] if "$ " in log else []
+    errors = [ln.strip() for ln in first if ln.strip() and ("error" in ln.lower() or "failed" in ln.lower()
                                                              or "can't find" in ln.lower())]
     return (errors[0] if errors else "no command of the cascade applied it")[:200]
