@@ -14,6 +14,7 @@ Without data the env serves the embedded synthetic instance `aemgym__tinycalc-1`
 from __future__ import annotations
 
 import base64
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -97,6 +98,7 @@ class SWEBenchEnv(TextEnv):
         self._format_errors = 0
         self._gold_applied = False
         self._grade_prelude = ""
+        self._diff_base = ""
 
     # ----- tasks -----------------------------------------------------------------------------------------------------
     @classmethod
@@ -140,6 +142,9 @@ class SWEBenchEnv(TextEnv):
         self._close_sandbox()
         instance = dict(task.data)
         self.sandbox = self.sandbox_factory(instance, agent=True)().start()
+        head = self.sandbox.exec("git rev-parse HEAD", timeout=60).output.strip()
+        # the diff base: HEAD at the start (the base commit, or the official images' SWE-bench setup commit on it)
+        self._diff_base = head if re.fullmatch(r"[0-9a-f]{40}", head) else instance["base_commit"]
         self.last_grade, self.last_patch, self._format_errors, self._gold_applied = None, "", 0, False
         self._started_at, self._truncation = time.monotonic(), ""
         problem = instance["problem_statement"]
@@ -214,7 +219,7 @@ class SWEBenchEnv(TextEnv):
         assert self.sandbox is not None and self.task is not None
         instance = dict(self.task.data)
         self.sandbox.limits.episode_budget_s = float("inf")  # taking the patch is the env's work, not the agent's
-        self.last_patch = self.sandbox.diff(instance["base_commit"], exclude=patch_test_files(instance["test_patch"]))
+        self.last_patch = self.sandbox.diff(self._diff_base, exclude=patch_test_files(instance["test_patch"]))
         self._close_sandbox()
         factory = self.sandbox_factory(instance, agent=False)
         result = grade(instance, self.last_patch, factory, local=self.backend == "local",
