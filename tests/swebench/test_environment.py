@@ -41,7 +41,7 @@ SPEC = {
     "pre_install": ["sed -i 's/STATE = \"raw\"/STATE = \"edited\"/' envpkg/__init__.py",
                     "echo 'en_US UTF-8' > /etc/locale.gen", "locale-gen en_US.UTF-8"],
     "install": "python -m pip install -e .",
-    "test_cmd": "pytest -rA",
+    "test_cmd": "tox --current-env -epy3 -v --",
 }
 
 
@@ -225,9 +225,12 @@ def test_template_reads_requirements_at_env_commit_and_edits_repo(envtest: dict[
     assert "requirements (environment_setup_commit)" in log and "uv pip install" in log
     with tpl.sandbox() as box:
         out = box.exec("python -c 'import envpkg, tinydep; print(envpkg.STATE, tinydep.VERSION, envpkg.__file__)';"
-                       " git submodule status; cat helpers/helper.py")
+                       " git submodule status; cat helpers/helper.py; git log -1 --format=%s; git status --short "
+                       "--untracked-files=no; cat .tox/py3/pyvenv.cfg")
     assert out.exit_code == 0, out.output
     assert "edited 1.0 /testbed/envpkg/__init__.py" in out.output  # pre_install edit, editable install at /testbed
     assert "helpers" in out.output and "HELP = 1" in out.output and not out.output.lstrip().startswith("-")
+    assert "\nSWE-bench\n" in out.output and " M " not in out.output  # setup edits committed, as in the images
+    assert "home = " in out.output  # tox --current-env's env dir finds the venv
     assert build_template(instance, cache_dir=cache, repos_dir=envtest["repos"], python=sys.executable).build_s == \
         tpl.build_s  # cached: same plan, no rebuild
