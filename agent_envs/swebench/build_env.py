@@ -280,29 +280,25 @@ def build_venv(root: Path, repo_dir: str, plan: EnvPlan, python: str, cache: Pat
     return tpl
 
 
-def finish_repo(repo_dir: str, venv: str, test_cmd: str) -> list[str]:
-    """The template's last touches, as the official images have them; returns notes.
+def prepare_tox_env(repo_dir: str, venv: str, test_cmd: str) -> list[str]:
+    """The template's last touch: `tox --current-env -e<env>` runs `.tox/<env>/bin/python`, a symlink to the venv's
+    python; a symlinked venv python only finds its packages through a `pyvenv.cfg` beside the invoked path (conda
+    envs need none), so `.tox/<env>` gets the venv's `pyvenv.cfg` and `lib` (git-ignored, like the rest of `.tox`).
+    Returns notes.
 
-    - Setup edits of tracked files (`pre_install`) are committed as `SWE-bench`, as swebench's image build does, so an
-      agent's diff against the episode's starting HEAD holds only the agent's changes.
-    - `tox --current-env -e<env>` runs `.tox/<env>/bin/python`, a symlink to the venv's python; a symlinked venv
-      python only finds its packages through a `pyvenv.cfg` beside the invoked path (conda envs need none), so
-      `.tox/<env>` gets the venv's `pyvenv.cfg` and `lib` (git-ignored, like the rest of `.tox`).
+    Setup edits of tracked files (`pre_install`) stay uncommitted: the eval script's `git checkout <base>` (with no
+    paths when the test patch only adds files) keeps them then; the env takes its diff against the episode's
+    starting state instead (`SWEBenchEnv`).
     """
-    script, notes = ["set -e"], []
     tox = re.search(r"tox --current-env\s.*?-e\s*([\w.-]+)", test_cmd)
-    if tox:
-        env_dir = shlex.quote(f".tox/{tox.group(1)}")
-        script.append(f"mkdir -p {env_dir} && cp {shlex.quote(venv)}/pyvenv.cfg {env_dir}/ && "
-                      f"ln -sfn {shlex.quote(venv)}/lib {env_dir}/lib")
-        notes.append(f"tox --current-env: {env_dir} points at the venv")
-    script.append("git diff --quiet || { git -c user.email=setup@swebench.config -c user.name=SWE-bench "
-                  "commit -qam SWE-bench && echo committed; }")
+    if not tox:
+        return []
+    env_dir = shlex.quote(f".tox/{tox.group(1)}")
+    script = (f"mkdir -p {env_dir} && cp {shlex.quote(venv)}/pyvenv.cfg {env_dir}/ && "
+              f"ln -sfn {shlex.quote(venv)}/lib {env_dir}/lib")
     limits = SandboxLimits(timeout_s=300, episode_budget_s=600)
-    with LocalSandbox(repo_dir, ro_paths=[venv] if venv else [], cow="direct", limits=limits) as box:
-        result = box.exec("\n".join(script))
+    with LocalSandbox(repo_dir, ro_paths=[venv], cow="direct", limits=limits) as box:
+        result = box.exec(script)
     if result.exit_code != 0:
-        raise TemplateError(f"finishing the repository failed: {one_line(result.output)}")
-    if "committed" in result.output:
-        notes.append("setup edits committed as SWE-bench (the episode's diff base is HEAD)")
-    return notes
+        raise TemplateError(f"preparing {env_dir} failed: {one_line(result.output)}")
+    return [f"tox --current-env: {env_dir} points at the venv"]

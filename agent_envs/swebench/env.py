@@ -142,9 +142,10 @@ class SWEBenchEnv(TextEnv):
         self._close_sandbox()
         instance = dict(task.data)
         self.sandbox = self.sandbox_factory(instance, agent=True)().start()
-        head = self.sandbox.exec("git rev-parse HEAD", timeout=60).output.strip()
-        # the diff base: HEAD at the start (the base commit, or the official images' SWE-bench setup commit on it)
-        self._diff_base = head if re.fullmatch(r"[0-9a-f]{40}", head) else instance["base_commit"]
+        # The diff base is the episode's starting state: setup edits (uncommitted in local templates, a SWE-bench
+        # commit in the official images) are not the agent's; `git stash create` snapshots them without moving HEAD.
+        start = self.sandbox.exec("git stash create 2>/dev/null || true; git rev-parse HEAD", timeout=60).output.split()
+        self._diff_base = start[0] if start and re.fullmatch(r"[0-9a-f]{40}", start[0]) else instance["base_commit"]
         self.last_grade, self.last_patch, self._format_errors, self._gold_applied = None, "", 0, False
         self._started_at, self._truncation = time.monotonic(), ""
         problem = instance["problem_statement"]

@@ -48,9 +48,9 @@ from agent_envs.swebench.build_env import (
     TemplateError,
     add_submodules,
     build_venv,
-    finish_repo,
     locked,
     one_line,
+    prepare_tox_env,
     trimmed_clone,
     uv_binary,
 )
@@ -81,7 +81,7 @@ class LocalTemplate:
     env_date: str = ""
     build_s: float = 0.0
     prelude: str = ""  # eval-script lines that start the tests' local servers (`services.py`)
-    finished: bool = False  # `build_env.finish_repo` ran (templates built before it get it at their next use)
+    finished: bool = False  # `build_env.prepare_tox_env` ran (templates built before it get it at their next use)
 
     @classmethod
     def load(cls, path: Path) -> LocalTemplate:
@@ -167,7 +167,7 @@ def build_template(instance: Mapping[str, Any], *, cache_dir: str | Path | None 
                 if tpl.prelude:
                     services_for(instance, cache, uv_binary(cache))  # the shared tool may have been removed
                 if not tpl.finished and plan is not None:
-                    tpl.notes += finish_repo(tpl.repo_dir, tpl.cow_paths[0], str(spec.get("test_cmd", "")))
+                    tpl.notes += prepare_tox_env(tpl.repo_dir, tpl.cow_paths[0], str(spec.get("test_cmd", "")))
                     tpl.finished = True
                     (root / READY).write_text(json.dumps(asdict(tpl), indent=1))
                 return tpl
@@ -193,7 +193,7 @@ def build_template(instance: Mapping[str, Any], *, cache_dir: str | Path | None 
                 env = build_venv(root, tpl.repo_dir, plan, interpreter, cache, log, install_timeout_s)
                 tpl.ro_paths, tpl.cow_paths, tpl.path_prepend = env.ro_paths, env.cow_paths, env.path_prepend
                 tpl.python, tpl.env_date, tpl.notes = env.python, plan.env_date, env.notes
-                tpl.notes += finish_repo(tpl.repo_dir, str(root / "venv"), str(spec.get("test_cmd", "")))
+                tpl.notes += prepare_tox_env(tpl.repo_dir, str(root / "venv"), str(spec.get("test_cmd", "")))
                 tpl.finished = True
                 services = services_for(instance, cache, uv_binary(cache))
                 if services is not None:
