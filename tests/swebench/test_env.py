@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -117,5 +118,30 @@ def test_timeout_observation_and_format_error_limit() -> None:
         assert not terminated and info["action_valid"] is False
         obs, _, terminated, _, _ = env.step("still no code")
         assert terminated and "Too many format errors" in obs
+    finally:
+        env.close()
+
+
+def test_setup_edits_are_not_the_agents(tmp_path, tiny_instance) -> None:
+    """A template's uncommitted setup edit (as `pre_install` leaves them) stays out of the submitted patch."""
+    import json
+    import os
+
+    from agent_envs.sandbox.hardening import host_ids, privileged
+    from agent_envs.swebench.template import build_template
+
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(tiny_instance) + "\n")
+    readme = Path(build_template(tiny_instance, cache_dir=tmp_path / "cache").repo_dir) / "README.md"
+    readme.write_text("# tinycalc, edited by setup\n")
+    if privileged():
+        os.chown(readme, *host_ids())
+    env = gym.make("agent_envs/SWEBench-v0", data_path=str(data), cache_dir=str(tmp_path / "cache"))
+    try:
+        env.reset(seed=0)
+        env.step(fence(FIX))
+        _, reward, terminated, _, info = env.step(fence("submit"))
+        assert terminated and reward == 1.0, info.get("grade")
+        assert "tinycalc/stats.py" in info["patch"] and "README.md" not in info["patch"]
     finally:
         env.close()
