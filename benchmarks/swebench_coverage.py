@@ -22,8 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 REINSTALL_OFFLINE = re.compile(r"(No matching distribution found for|Could not find a version that satisfies)")
-NETWORK = re.compile(r"(NewConnectionError|Max retries exceeded|Network is unreachable|Name or service not known|"
-                     r"Temporary failure in name resolution|ConnectionError|httpbin\.org)")
+NETWORK = re.compile(r"(NewConnectionError|NameResolutionError|Could not fetch remote image|Max retries exceeded|"
+                     r"Network is unreachable|Name or service not known|Temporary failure in name resolution|"
+                     r"ConnectionError|httpbin\.org)")
 
 
 def main() -> None:
