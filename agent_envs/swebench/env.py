@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -95,6 +96,8 @@ class SWEBenchEnv(TextEnv):
         self._parse_error = ""
         self._format_errors = 0
         self._gold_applied = False
+        self._grade_prelude = ""
+        self._diff_base = ""
 
     # ----- tasks -----------------------------------------------------------------------------------------------------
     @classmethod
@@ -135,6 +138,7 @@ class SWEBenchEnv(TextEnv):
             return lambda: DockerSandbox(image, base_url=self.docker_url, strip_history=base,
                                          limits=SandboxLimits(**vars(limits)))
         template = build_template(instance, cache_dir=self.cache_dir, repos_dir=self.repos_dir, python=self.python)
+        self._grade_prelude = template.prelude  # the tests' local servers (services.py), started by grading
         work_root = self.cache_dir / "episodes"
         return lambda: template.sandbox(limits=SandboxLimits(**vars(limits)), work_root=work_root)
 
@@ -142,6 +146,10 @@ class SWEBenchEnv(TextEnv):
         self._close_sandbox()
         instance = dict(task.data)
         self.sandbox = self.sandbox_factory(instance, agent=True)().start()
+        # The diff base is the episode's starting state: setup edits (uncommitted in local templates, a SWE-bench
+        # commit in the official images) are not the agent's; `git stash create` snapshots them without moving HEAD.
+        start = self.sandbox.exec("git stash create 2>/dev/null || true; git rev-parse HEAD", timeout=60).output.split()
+        self._diff_base = start[0] if start and re.fullmatch(r"[0-9a-f]{40}", start[0]) else instance["base_commit"]
         self.last_grade, self.last_patch, self._format_errors, self._gold_applied = None, "", 0, False
         self._started_at, self._truncation = time.monotonic(), ""
         problem = instance["problem_statement"]
@@ -215,10 +223,11 @@ class SWEBenchEnv(TextEnv):
         assert self.sandbox is not None and self.task is not None
         instance = dict(self.task.data)
         self.sandbox.limits.episode_budget_s = float("inf")  # taking the patch is the env's work, not the agent's
-        self.last_patch = self.sandbox.diff(instance["base_commit"], exclude=patch_test_files(instance["test_patch"]))
+        self.last_patch = self.sandbox.diff(self._diff_base, exclude=patch_test_files(instance["test_patch"]))
         self._close_sandbox()
-        result = grade(instance, self.last_patch, self.sandbox_factory(instance, agent=False),
-                       local=self.backend == "local", timeout_s=self.grade_timeout_s)
+        factory = self.sandbox_factory(instance, agent=False)
+        result = grade(instance, self.last_patch, factory, local=self.backend == "local",
+                       timeout_s=self.grade_timeout_s, prelude=self._grade_prelude if self.backend == "local" else "")
         self.last_grade = result
         verdict = "RESOLVED" if result.resolved else "NOT RESOLVED"
         summary = (f"{message} Patch: {len(self.last_patch.splitlines())} lines, applied: {result.patch_applied}. "

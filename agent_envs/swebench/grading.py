@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_envs.sandbox.base import Sandbox
+from agent_envs.swebench.services import with_prelude
 from agent_envs.swebench.spec import eval_script, make_test_spec, swebench_modules
 
 # The official harness's markers and patch-application cascade (swebench.harness.constants / run_evaluation).
@@ -39,7 +40,7 @@ class GradeResult:
     log: str = ""
     eval_s: float = 0.0
     total_s: float = 0.0
-    error: str = ""
+    error: str = ""  # why the patch was not applied or the tests could not be graded (one line)
 
     @property
     def reward(self) -> float:
@@ -102,17 +103,27 @@ def grade(
     *,
     local: bool = True,
     timeout_s: float = 1800,
+    run_empty: bool = False,
+    prelude: str = "",
 ) -> GradeResult:
     """Grade `patch` for `instance` in a fresh sandbox from `new_sandbox()`. Never raises for a bad patch.
 
+    An empty patch is not applied and never resolves (as in the official harness); with `run_empty` its tests still
+    run on the base commit plus the test patch, which checks that FAIL_TO_PASS tests fail without a fix.
+
     Args:
         instance: the SWE-bench instance (classic fields).
-        patch: the model's diff ("" = no change: the tests run on the base commit plus the test patch).
+        patch: the model's diff.
         new_sandbox: returns an unstarted sandbox over the pristine repository.
         local: drop the conda lines of the eval script (local backend); keep them for the official images.
         timeout_s: limit for the eval script.
+        run_empty: run the tests for an empty patch too (environment checks).
+        prelude: shell lines run before the eval script's reinstall and tests (local test servers, `services.py`).
     """
     start = time.monotonic()
+    if not patch.strip() and not run_empty:
+        return GradeResult(instance["instance_id"], resolved=False, patch_applied=False,
+                           error="empty patch: nothing to apply", total_s=time.monotonic() - start)
     box = new_sandbox()
     box.limits.episode_budget_s = max(box.limits.episode_budget_s, timeout_s + 600)
     with box:
@@ -121,9 +132,10 @@ def grade(
             applied, log = apply_patch(box, patch)
             if not applied:
                 result = result_from_report(instance, report_from_log(instance, log, patch), log)
+                result.error = "patch does not apply: " + _apply_error(log)
                 result.total_s = time.monotonic() - start
                 return result
-        box.write_file(EVAL_PATH, eval_script(instance, local=local))
+        box.write_file(EVAL_PATH, with_prelude(eval_script(instance, local=local), prelude))
         t0 = time.monotonic()
         run = box.exec(f"bash {EVAL_PATH} > {LOG_PATH} 2>&1", timeout=timeout_s)
         eval_s = time.monotonic() - t0
@@ -135,4 +147,18 @@ def grade(
             log += f"\n{TESTS_TIMEOUT} after {timeout_s:g} s\n"
     result = result_from_report(instance, report_from_log(instance, log, patch), log)
     result.eval_s, result.total_s = eval_s, time.monotonic() - start
+    if not patch.strip():
+        result.patch_applied, result.resolved, result.error = False, False, "empty patch: nothing to apply"
+    elif run.timed_out:
+        result.error = f"the tests timed out after {timeout_s:g} s"
+    elif not result.resolved and ">>>>> End Test Output" not in log:
+        result.error = "the eval script ended before its tests finished (no end marker in the log)"
     return result
+
+
+def _apply_error(log: str) -> str:
+    """The first error line of `git apply` (the first command of the cascade), e.g. `error: x.py: No such file`."""
+    first = log.split("$ ", 2)[1].splitlines()[1:] if "$ " in log else []
+    errors = [ln.strip() for ln in first if ln.strip() and ("error" in ln.lower() or "failed" in ln.lower()
+                                                             or "can't find" in ln.lower())]
+    return (errors[0] if errors else "no command of the cascade applied it")[:200]

@@ -44,9 +44,10 @@ def swebench_modules() -> types.SimpleNamespace:
             sys.modules[name] = module
     try:
         from swebench.harness import grading
-        from swebench.harness.constants import MAP_REPO_TO_EXT, MAP_REPO_VERSION_TO_SPECS
+        from swebench.harness.constants import MAP_REPO_TO_EXT, MAP_REPO_TO_REQS_PATHS, MAP_REPO_VERSION_TO_SPECS
         from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
         from swebench.harness.log_parsers.python import parse_log_pytest
+        from swebench.harness.test_spec import python as test_spec_python
         from swebench.harness.test_spec import test_spec
     except ImportError as exc:
         raise DependencyNotInstalled(f"cannot import swebench {SWEBENCH_VERSION} ({exc}); {INSTALL_HINT}") from exc
@@ -56,22 +57,37 @@ def swebench_modules() -> types.SimpleNamespace:
         specs=MAP_REPO_VERSION_TO_SPECS,
         parsers=MAP_REPO_TO_PARSER,
         exts=MAP_REPO_TO_EXT,
+        reqs_paths=MAP_REPO_TO_REQS_PATHS,
+        test_spec_python=test_spec_python,
         parse_log_pytest=parse_log_pytest,
     )
 
 
-def register_repo(repo: str, version_specs: Mapping[str, Mapping[str, Any]], parser: str = "pytest") -> None:
+def register_repo(repo: str, version_specs: Mapping[str, Mapping[str, Any]], parser: str = "pytest",
+                  requirements_paths: list[str] | None = None) -> None:
     """Add a repository that is not in swebench's tables (e.g. a synthetic or private repo).
 
     Args:
         repo: "owner/name" as in the instances' `repo` field.
         version_specs: {version: spec}, spec keys as in swebench (`python`, `install`, `test_cmd`, `pip_packages`, ...).
         parser: a log parser; only "pytest" is offered here.
+        requirements_paths: where a `packages: requirements.txt` spec finds its requirements file, first found wins.
     """
     sb = swebench_modules()
     sb.specs.setdefault(repo, {}).update({k: dict(v) for k, v in version_specs.items()})
     sb.parsers.setdefault(repo, sb.parse_log_pytest if parser == "pytest" else parser)
     sb.exts.setdefault(repo, "py")
+    if requirements_paths:
+        sb.reqs_paths[repo] = list(requirements_paths)
+
+
+def requirements_paths(repo: str) -> list[str]:
+    """The requirements files swebench reads for `repo` (`MAP_REPO_TO_REQS_PATHS`), first found wins."""
+    paths = swebench_modules().reqs_paths.get(repo)
+    if not paths:
+        raise KeyError(f"swebench {SWEBENCH_VERSION} names no requirements file for {repo}; pass "
+                       "requirements_paths= to agent_envs.swebench.spec.register_repo()")
+    return list(paths)
 
 
 def instance_spec(instance: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,4 +30,6 @@ if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.vers
   flock /tmp/aemgym-pip.lock "${PIP[@]}" install -q --no-deps swebench==4.1.0
 fi
 flock /tmp/aemgym-pip.lock "${PIP[@]}" install -q "datasets==5.2.0" "pyarrow==26.0.1" "unidiff==0.7.5" "python-dotenv==1.2.1" "requests>=2.31"
-log "ok: $(bwrap --version), swebench 4.1.0"
+# uv resolves local template environments with --exclude-newer <environment date> (period-correct dependencies).
+flock /tmp/aemgym-pip.lock "${PIP[@]}" install -q "uv==0.13.8"
+log "ok: $(bwrap --version), swebench 4.1.0, $("$VENV/bin/uv" --version)"

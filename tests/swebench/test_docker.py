@@ -114,7 +114,7 @@ def test_grading_with_the_official_eval_script(docker_engine, tiny_image: str, t
     gold = grade(tiny_instance, tiny_instance["patch"], factory, local=False)
     assert gold.resolved and gold.info()["p2p"] == "4/4", gold.log[-2000:]
     assert "conda activate testbed" in gold.log  # the unmodified official script ran
-    none = grade(tiny_instance, "", factory, local=False)
+    none = grade(tiny_instance, "", factory, local=False, run_empty=True)
     assert not none.resolved and none.info()["f2p"] == "0/1"
     assert not docker_engine.containers.list(all=True, filters={"label": "aemgym.run=" + factory().run_id,
                                                                 "ancestor": tiny_image})

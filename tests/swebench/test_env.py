@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -101,7 +102,8 @@ def test_unfixed_truncated_episode_scores_zero() -> None:
         env.reset(seed=0)
         _, reward, terminated, truncated, info = env.step(fence("ls"))
         assert truncated and not terminated and reward == 0.0 and info["auto_submitted"] is True
-        assert info["grade"]["f2p"] == "0/1" and info["success"] is False
+        assert info["grade"]["f2p"] == "0/0" and info["success"] is False  # nothing changed: not graded
+        assert info["grade"]["error"] == "empty patch: nothing to apply" and not info["grade"]["patch_applied"]
     finally:
         env.close()
 
@@ -120,21 +122,26 @@ def test_timeout_observation_and_format_error_limit() -> None:
         env.close()
 
 
-def test_cli_eval_grades_a_predictions_file(tmp_path, tiny_instance) -> None:
+def test_setup_edits_are_not_the_agents(tmp_path, tiny_instance) -> None:
+    """A template's uncommitted setup edit (as `pre_install` leaves them) stays out of the submitted patch."""
     import json
+    import os
 
-    import typer
-    from typer.testing import CliRunner
+    from agent_envs.sandbox.hardening import host_ids, privileged
+    from agent_envs.swebench.template import build_template
 
-    from harness.commands.swebench import register
-
-    app = typer.Typer()
-    register(app)
-    preds = tmp_path / "preds.jsonl"
-    rows = [{"instance_id": tiny_instance["instance_id"], "model_patch": tiny_instance["patch"]}]
-    preds.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    argv = ["swebench", "eval", "--predictions", str(preds), "--out", str(tmp_path / "r.json")]
-    result = CliRunner().invoke(app, argv)
-    assert result.exit_code == 0, result.output
-    assert "resolved 1/1" in result.output
-    assert json.loads((tmp_path / "r.json").read_text())[tiny_instance["instance_id"]]["resolved"] is True
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(tiny_instance) + "\n")
+    readme = Path(build_template(tiny_instance, cache_dir=tmp_path / "cache").repo_dir) / "README.md"
+    readme.write_text("# tinycalc, edited by setup\n")
+    if privileged():
+        os.chown(readme, *host_ids())
+    env = gym.make("agent_envs/SWEBench-v0", data_path=str(data), cache_dir=str(tmp_path / "cache"))
+    try:
+        env.reset(seed=0)
+        env.step(fence(FIX))
+        _, reward, terminated, _, info = env.step(fence("submit"))
+        assert terminated and reward == 1.0, info.get("grade")
+        assert "tinycalc/stats.py" in info["patch"] and "README.md" not in info["patch"]
+    finally:
+        env.close()

@@ -81,17 +81,29 @@ BREAK_CLAMP = """--- a/tinycalc/stats.py
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "kind, resolved, applied, f2p, p2p",
-    [("gold", True, True, "1/1", "4/4"), ("empty", False, True, "0/1", "4/4"),
-     ("breaks_p2p", False, True, "1/1", "3/4"), ("unapplicable", False, False, "0/0", "0/0")],
+    [("gold", True, True, "1/1", "4/4"), ("empty", False, False, "0/0", "0/0"),
+     ("empty_run", False, False, "0/1", "4/4"), ("breaks_p2p", False, True, "1/1", "3/4"),
+     ("unapplicable", False, False, "0/0", "0/0")],
 )
 def test_grade_local(tiny_instance, tiny_template, kind, resolved, applied, f2p, p2p) -> None:
-    patch = {"gold": tiny_instance["patch"], "empty": "", "breaks_p2p": tiny_instance["patch"] + BREAK_CLAMP,
+    patch = {"gold": tiny_instance["patch"], "empty": "", "empty_run": "",
+             "breaks_p2p": tiny_instance["patch"] + BREAK_CLAMP,
              "unapplicable": "diff --git a/nothing.py b/nothing.py\n--- a/nothing.py\n+++ b/nothing.py\n"
                              "@@ -1 +1 @@\n-a\n+b\n"}
     before = tiny_template.repo_dir
-    result = grade(tiny_instance, patch[kind], tiny_template.sandbox)
+    result = grade(tiny_instance, patch[kind], tiny_template.sandbox, run_empty=kind == "empty_run")
     info = result.info()
     got = (result.resolved, result.patch_applied, info["f2p"], info["p2p"])
     assert got == (resolved, applied, f2p, p2p), result.log[-2000:]
     assert result.reward == float(resolved)
+    assert bool(result.error) == (kind in ("empty", "empty_run", "unapplicable"))  # why it was not applied
     assert tiny_template.repo_dir == before
+
+
+def test_prelude_runs_before_the_reinstall_and_tests(tiny_instance) -> None:
+    from agent_envs.swebench.services import with_prelude
+
+    script = with_prelude(eval_script(tiny_instance, local=True), "export HTTPBIN_URL=http://127.0.0.1:8765/\n")
+    lines = script.splitlines()
+    at = lines.index("export HTTPBIN_URL=http://127.0.0.1:8765/")
+    assert lines[at - 1] == "cd /testbed" and at < lines.index(": '>>>>> Start Test Output'")
