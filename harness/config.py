@@ -320,6 +320,38 @@ class TrainConfig(BenchConfig):
         return self
 
 
+class GradingSection(Section):
+    """How `aemgym swebench eval` grades predictions."""
+
+    backend: Literal["local", "docker"] = "local"
+    """`local` (bubblewrap over cached templates) or `docker` (official images)."""
+    data: str | None = None
+    """Instance file or directory (default `$AEMGYM_SWEBENCH_DATA`; none: the synthetic instance)."""
+    repos_dir: str | None = None
+    """Local clones `<owner>__<name>` for the local backend."""
+    cache_dir: str | None = None
+    """Template cache (default `~/.cache/aemgym/swebench`)."""
+    python: str | None = None
+    """Interpreter for local templates (default: pyenv's matching version)."""
+    docker_url: str | None = None
+    """Docker engine for the docker backend (default `$DOCKER_HOST`)."""
+    timeout_s: float = 1800.0
+    """Seconds for each eval script."""
+    network: bool = False
+    """Let local grading reach the network (a patch's new dependencies can then be installed)."""
+
+
+class SWEBenchEvalConfig(Section):
+    """`aemgym swebench eval`: grade a predictions file."""
+
+    grading: GradingSection = Field(default_factory=GradingSection)
+    rollout: RolloutSection = Field(default_factory=lambda: RolloutSection(concurrency=1))
+    output: OutputSection = Field(default_factory=lambda: OutputSection(dir="swebench-eval"))
+
+    command: Literal["swebench-eval"] = "swebench-eval"
+    """Which command this configuration is for."""
+
+
 #: `aemgym train --learner NAME` presets: (base advantage estimator, advantage modulator).
 LEARNER_PRESETS: dict[str, tuple[str, str]] = {
     "grpo": ("grpo", "none"),

@@ -9,9 +9,10 @@ from typing import Any
 
 import typer
 
+from harness.commands import options as o
+
 swebench_app = typer.Typer(help="SWE-bench: grade predictions in local or Docker sandboxes.", no_args_is_help=True)
 
-CONCURRENCY_HELP = "instances worked on at once"
 LEGACY_C_HELP = "deprecated spelling of --concurrency (-c will mean --config)"
 
 
@@ -73,39 +74,49 @@ def _line(record: dict[str, Any]) -> str:
 def eval_predictions(
     predictions: Path = typer.Option(..., "--predictions", "-p", exists=True, dir_okay=False,
                                      help="preds.jsonl / .json (instance_id, model_patch)"),
-    backend: str = typer.Option("local", help="local (bubblewrap, no Docker) or docker (official images)"),
+    config: o.Config = None,
+    backend: str = typer.Option(None, help="local (bubblewrap, no Docker) or docker (official images) "
+                                           "(grading.backend)"),
     data: str = typer.Option(None, help="instance file or directory (default $AEMGYM_SWEBENCH_DATA; none = synthetic)"),
     repos_dir: str = typer.Option(None, help="local clones <owner>__<name> for the local backend"),
     cache_dir: str = typer.Option(None, help="template cache (default ~/.cache/aemgym/swebench)"),
     python: str = typer.Option(None, help="interpreter for local templates (default: pyenv's matching version)"),
     docker_url: str = typer.Option(None, help="Docker engine for --backend docker (default $DOCKER_HOST)"),
-    timeout: float = typer.Option(1800, help="seconds for each eval script"),
-    out: Path = typer.Option(Path("swebench-eval"), "--out", "-o",
-                             help="directory for results.jsonl (one line per instance as it finishes) and logs/"),
+    timeout: float = typer.Option(None, help="seconds for each eval script (default 1800)"),
+    out: o.Out = None,
     resume: bool = typer.Option(False, "--resume", help="skip instances already graded in --out (errors are retried)"),
-    network: bool = typer.Option(False, "--grading-network", help="let local grading reach the network (off: as "
+    network: bool = typer.Option(None, "--grading-network", help="let local grading reach the network (off: as "
                                  "offline as an agent's sandbox; on: a patch's new dependencies can be installed)"),
-    concurrency: int = typer.Option(1, "--concurrency", "-j", min=1, help=CONCURRENCY_HELP),
-    legacy_c: str = typer.Option(None, "-c", hidden=True, help=LEGACY_C_HELP),
+    concurrency: o.Concurrency = None,
 ) -> None:
-    """Grade every prediction in a fresh sandbox (reward 1 iff resolved) and print one line per instance."""
+    """Grade every prediction in a fresh sandbox (reward 1 iff resolved) and print one line per instance.
+
+    The options are shorthands of the `grading`, `rollout` and `output` keys that `-c` files and `key=value`
+    overrides set too (as for `bench` and `train`); results go to `--out` (default `swebench-eval/`).
+    """
     from agent_envs.errors import AgentEnvsError
     from agent_envs.swebench.evaluate import evaluate
+    from harness.config import SWEBenchEvalConfig
 
-    workers = _concurrency(concurrency, legacy_c)
-    if backend not in ("local", "docker"):
-        _fail(f"--backend must be local or docker, not {backend!r}")
+    specs, old_concurrency = o.split_deprecated_concurrency(config)
+    flags = {"grading.backend": backend, "grading.data": data, "grading.repos_dir": repos_dir,
+             "grading.cache_dir": cache_dir, "grading.python": python, "grading.docker_url": docker_url,
+             "grading.timeout_s": timeout, "grading.network": network, "output.dir": str(out) if out else None,
+             "output.resume": resume or None, "rollout.concurrency": concurrency or old_concurrency}
+    cfg = o.build_config(SWEBenchEvalConfig, specs, flags)
+    grading, out_dir = cfg.grading, Path(cfg.output.dir or "swebench-eval")
     try:
         preds = read_predictions(predictions)
-        instances = _instances(data, cache_dir)
+        instances = _instances(grading.data, grading.cache_dir)
     except (ValueError, AgentEnvsError) as exc:  # json.JSONDecodeError is a ValueError
         _fail(f"{predictions}: {exc}" if isinstance(exc, ValueError) else str(exc))
-    results = evaluate(instances, preds, out, backend=backend, repos_dir=repos_dir, cache_dir=cache_dir, python=python,
-                       docker_url=docker_url, timeout_s=timeout, concurrency=workers, resume=resume, network=network,
-                       on_result=lambda r: typer.echo(_line(r)))
+    results = evaluate(instances, preds, out_dir, backend=grading.backend, repos_dir=grading.repos_dir,
+                       cache_dir=grading.cache_dir, python=grading.python, docker_url=grading.docker_url,
+                       timeout_s=grading.timeout_s, concurrency=max(1, cfg.rollout.concurrency),
+                       resume=cfg.output.resume, network=grading.network, on_result=lambda r: typer.echo(_line(r)))
     counts = {s: sum(r["status"] == s for r in results.values()) for s in ("resolved", "unresolved", "error")}
     typer.echo(f"resolved {counts['resolved']}/{len(results)} ({counts['unresolved']} not resolved, "
-               f"{counts['error']} errors); results: {out / 'results.jsonl'}")
+               f"{counts['error']} errors); results: {out_dir / 'results.jsonl'}")
 
 
 @swebench_app.command("prepare")
@@ -118,7 +129,7 @@ def prepare_templates(
     python: str = typer.Option(None, help="interpreter for the templates (default: pyenv's matching version)"),
     rebuild: bool = typer.Option(False, help="rebuild templates that are already there"),
     out: Path = typer.Option(Path("swebench-prepare"), "--out", "-o", help="directory for prepare.jsonl"),
-    concurrency: int = typer.Option(1, "--concurrency", "-j", min=1, help=CONCURRENCY_HELP),
+    concurrency: o.Concurrency = None,
     legacy_c: str = typer.Option(None, "-c", hidden=True, help=LEGACY_C_HELP),
 ) -> None:
     """Build the local templates (repository + environment) of the instances whose clone is in --repos-dir."""
@@ -128,7 +139,7 @@ def prepare_templates(
     from agent_envs.swebench.evaluate import prepare
     from agent_envs.swebench.template import find_source_repo
 
-    workers = _concurrency(concurrency, legacy_c)
+    workers = _concurrency(concurrency or 1, legacy_c)
     wanted = [i.strip() for i in instances.split(",") if i.strip()] if instances else None
     try:
         rows = [r for r in _instances(data, cache_dir).values() if (not repo or r["repo"] in repo)

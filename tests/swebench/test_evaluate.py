@@ -44,7 +44,7 @@ def test_eval_survives_a_broken_instance_and_resumes(cli, tmp_path, tiny_instanc
             str(swe_cache), "-o", str(out)]
     result = CliRunner().invoke(cli, [*argv, "-c", "2"])
     assert result.exit_code == 0, result.output
-    assert "`-c 2` is deprecated: use --concurrency/-j 2" in result.output and "Traceback" not in result.output
+    assert "`-c 2` for the concurrency is deprecated" in result.output and "Traceback" not in result.output
     records = {r["instance_id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
     assert records["aemgym__tinycalc-1"]["status"] == "resolved"
     empty, garbage = records["aemgym__tinycalc-2"], records["aemgym__tinycalc-3"]
@@ -71,7 +71,7 @@ def test_eval_bad_predictions_file_is_one_line(cli, tmp_path) -> None:
     result = CliRunner().invoke(cli, ["swebench", "eval", "-p", str(preds), "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and result.output.startswith("error: ") and "Traceback" not in result.output
     result = CliRunner().invoke(cli, ["swebench", "eval", "-p", str(preds), "-c", "many"])
-    assert result.exit_code == 2 and "-c is reserved for --config" in result.output
+    assert result.exit_code == 2 and "config file not found: many" in result.output  # -c is --config now
 
 
 def test_prepare_records_each_failure(cli, tmp_path, tiny_instance, swe_cache) -> None:
@@ -95,3 +95,20 @@ def test_prepare_records_each_failure(cli, tmp_path, tiny_instance, swe_cache) -
     assert "aemgym__tinycalc-9: ERROR Python 2.5 is needed" in result.output
     bad = CliRunner().invoke(cli, [*argv, "--instances", "aemgym__tinycalc-1,nope__nope-2"])
     assert bad.exit_code == 2 and "unknown instance ids: nope__nope-2" in bad.output
+
+
+def test_eval_takes_the_same_config_syntax_as_bench_and_train(tmp_path, swe_cache, tiny_instance):
+    """`-c file.yaml -c key=value` with the flags as shorthands, as `bench` and `train` do."""
+    from harness.cli import app as cli
+
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps({"instance_id": tiny_instance["instance_id"], "model_patch": ""}) + "\n")
+    config = tmp_path / "eval.yaml"
+    config.write_text(f"grading: {{data: {_data(tmp_path, tiny_instance)}, cache_dir: {swe_cache}}}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["swebench", "eval", "-p", str(preds), "-c", str(config),
+                                      "-c", f"output.dir={out}", "-c", "grading.timeout_s=600"])
+    assert result.exit_code == 0, result.output
+    assert (out / "results.jsonl").is_file() and "resolved 0/1" in result.output
+    bad = CliRunner().invoke(cli, ["swebench", "eval", "-p", str(preds), "-c", "grading.backend=podman"])
+    assert bad.exit_code == 2 and "grading.backend" in bad.output
