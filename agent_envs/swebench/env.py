@@ -1,8 +1,9 @@
 """`agent_envs/SWEBench-v0`: fix a GitHub issue in a sandboxed repository, graded by the instance's official tests.
 
 reset() starts a sandbox with the repository at its base commit (future history stripped) and returns the issue
-text. Each step runs one bash command (a ```bash block) and returns its exit code and truncated output. `submit`
-(or mini-swe-agent's sentinel) ends the episode: the env takes `git diff` from the sandbox, grades it in a fresh
+text. Each step runs one bash command (a ```bash block, or a `bash` tool call) and returns its exit code and
+truncated output as mini-swe-agent shows them. `submit` (command or tool) or mini-swe-agent's sentinel ends the
+episode: the env takes `git diff` from the sandbox, grades it in a fresh
 sandbox and returns reward 1.0 if resolved, with FAIL_TO_PASS / PASS_TO_PASS details in `info["grade"]`.
 An episode cut short without a submission (the turn limit, the episode's command-time budget or its wall-clock limit)
 is graded the same way on its current diff, as SWE-bench agents' final diffs are: that last step has
@@ -33,7 +34,7 @@ from agent_envs.core import (
     Transition,
 )
 from agent_envs.sandbox.base import Sandbox, SandboxLimits
-from agent_envs.swebench import actions, synthetic
+from agent_envs.swebench import actions, prompts, synthetic
 from agent_envs.swebench.data import load_instances
 from agent_envs.swebench.grading import GradeResult, grade
 from agent_envs.swebench.spec import image_name, patch_test_files
@@ -63,10 +64,9 @@ class SWEBenchEnv(TextEnv):
     """
 
     prompt_module: ClassVar[str] = "agent_envs.swebench.prompts"
-    invalid_feedback: ClassVar[str] = (
-        "Invalid response: {reason}. Reply with exactly one bash command in a ```bash code block "
-        "(or `submit` in one when you are done)."
-    )
+    invalid_feedback: ClassVar[str] = prompts.FORMAT_ERROR
+    tool_feedback: ClassVar[str] = prompts.TOOL_ERROR
+    action_format: ClassVar[str] = "```bash\n{action}\n```"
 
     def __init__(self, *, data_path: str | None = None, hf_dataset: str | None = None,
                  instance_ids: list[str] | None = None, repos: list[str] | None = None, backend: str = "local",
@@ -94,6 +94,7 @@ class SWEBenchEnv(TextEnv):
         self._parse_error = ""
         self._format_errors = 0
         self._gold_applied = False
+        self._tool_call = False  # the action came as a tool call: answer in mini-swe-agent's tool layout
 
     # ----- tasks -----------------------------------------------------------------------------------------------------
     @classmethod
@@ -174,6 +175,7 @@ class SWEBenchEnv(TextEnv):
 
     # ----- steps -----------------------------------------------------------------------------------------------------
     def _parse(self, response: str) -> str | None:
+        self._tool_call = False
         try:
             command = actions.parse_command(response)
         except actions.ParseError as exc:
@@ -182,9 +184,31 @@ class SWEBenchEnv(TextEnv):
         self._format_errors = 0
         return command
 
+    def tools(self) -> list[dict[str, Any]]:
+        """mini-swe-agent's `bash` tool, and `submit`."""
+        return prompts.TOOLS
+
+    def _tool_action(self, name: str, arguments: dict[str, Any]) -> str | None:
+        self._tool_call = True
+        if name == "submit":
+            command = "submit"
+        else:
+            try:
+                command = actions.check_command(str(arguments.get("command", "")))
+            except actions.ParseError:
+                return None
+        self._format_errors = 0
+        return command
+
+    def _invalid_tool_call(self, reason: str) -> Transition:
+        self._tool_call = True
+        return self._format_error(self.tool_feedback.format(reason=reason))
+
     def _unparseable(self, reason: str) -> Transition:
+        return self._format_error(self.invalid_feedback.format(reason=self._parse_error or reason))
+
+    def _format_error(self, feedback: str) -> Transition:
         self._format_errors += 1
-        feedback = self.invalid_feedback.format(reason=self._parse_error or reason)
         if self.max_format_errors is not None and self._format_errors >= self.max_format_errors:
             return Transition(feedback + " Too many format errors: the episode ends.", terminated=True,
                               info={ACTION_VALID: False})
@@ -197,7 +221,7 @@ class SWEBenchEnv(TextEnv):
         result = self.sandbox.exec(action)
         if action == self._gold_command():
             self._gold_applied = True
-        observation = actions.format_observation(result)
+        observation = actions.format_observation(result, tool=self._tool_call)
         info = {"exit_code": result.exit_code, "timed_out": result.timed_out}
         if actions.is_submit_output(result):
             return self._submit("Submitted.")

@@ -28,6 +28,7 @@ def bench(
     base_url: o.BaseUrl = None,
     model: o.Model = None,
     api_key: o.ApiKey = None,
+    scaffold: o.Scaffold = None,
     template: o.Template = None,
     history: o.History = None,
     progress: bool = typer.Option(True, help="Show a progress bar."),
@@ -45,7 +46,7 @@ def bench(
         "rollout.executor": executor, "output.dir": str(out) if out else None, "output.resume": resume or None,
         "env.max_steps": max_steps, "policy.seed": seed, "policy.temperature": temperature,
         "policy.max_new_tokens": max_new_tokens, "policy.base_url": base_url, "policy.model": model,
-        "prompt.template": template, "prompt.history_length": history,
+        "prompt.scaffold": scaffold, "prompt.template": template, "prompt.history_length": history,
         **o.pairs("env.kwargs", env_arg), **o.pairs("policy.args", policy_arg),
     }
     if n_tasks == 0:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from harness.models.sampler import Sampled, Sampling, allowed_mask, cut_at_stop, sample_batch
-from harness.types import Message, PolicyResponse, StepContext
+from harness.types import Message, PolicyResponse, StepContext, message_text
 
 
 @dataclass
@@ -73,6 +73,7 @@ class LocalPolicy:
         self.generated_tokens = 0
         self.generation_time_s = 0.0
         self.batches = 0
+        self._message_overhead: int | None = None
 
     def set_temperature(self, temperature: float) -> None:
         """Sampling temperature of the next requests (training rollouts vs evaluation)."""
@@ -84,6 +85,20 @@ class LocalPolicy:
         encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                      return_dict=True)
         return list(encoded["input_ids"])[-self.max_prompt_tokens :]
+
+    def count_tokens(self, message: Message) -> int:
+        """Tokens `message` adds to a prompt: its text under this tokenizer plus the chat template's framing of one
+        message (measured once on this template). For the context budget of conversation scaffolds."""
+        if self._message_overhead is None:
+            system = [{"role": "system", "content": "x"}]
+            both = [*system, {"role": "user", "content": "x"}]
+            lengths = [len(self.tokenizer.apply_chat_template(m, tokenize=True, return_dict=True)["input_ids"])
+                       for m in (system, both)]
+            self._message_overhead = max(0, lengths[1] - lengths[0] - len(self._text_ids("x")))
+        return self._message_overhead + len(self._text_ids(message_text(message)))
+
+    def _text_ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def sample(self, prompts: list[list[int]], sampling: Sampling | None = None) -> list[Sampled]:
         """Sample one response per prompt of token ids. Thread-safe (one batch at a time)."""
