@@ -93,6 +93,9 @@ class PolicySection(Section):
     """Local models: longer prompts keep their last tokens."""
     max_batch: int | None = None
     """Local models: most prompts generated together (default: the rollout concurrency)."""
+    threads: int | None = None
+    """Local models on a CPU: torch threads of sampling (None: 1 on machines with up to 4 cores, where more threads
+    made SmolLM2 up to 10x slower under load, else torch's default)."""
 
     @property
     def is_local(self) -> bool:
@@ -152,6 +155,13 @@ class PromptSection(Section):
     on_context_full: Literal["truncate", "drop"] = "truncate"
     """When the next prompt would not fit: `truncate` ends the episode (truncated, reason "context"); `drop` first
     replaces the oldest observations by a marker."""
+
+
+class TrainPromptSection(PromptSection):
+    """How each turn's messages are built in training (the verl-agent prompt unless said otherwise)."""
+
+    scaffold: Scaffold = "verl_agent"
+    """See `PromptSection.scaffold`; training defaults to verl-agent's prompt, whose length does not grow."""
 
 
 class RolloutSection(Section):
@@ -287,7 +297,7 @@ class TrainConfig(BenchConfig):
 
     env: EnvSection = Field(default_factory=lambda: EnvSection(split="train"))
     policy: PolicySection = Field(default_factory=lambda: PolicySection(name="tiny"))
-    prompt: PromptSection = Field(default_factory=lambda: PromptSection(scaffold="verl_agent"))
+    prompt: TrainPromptSection = Field(default_factory=TrainPromptSection)
     learner: LearnerSection = Field(default_factory=LearnerSection)
     loop: LoopSection = Field(default_factory=LoopSection)
 
@@ -319,7 +329,8 @@ LEARNER_PRESETS: dict[str, tuple[str, str]] = {
 
 #: Keys that may differ when a run is resumed: they change how fast or where a run goes, not its results.
 NOT_RESULT_KEYS = (
-    "output", "rollout.concurrency", "rollout.executor", "rollout.workers", "policy.max_batch", "loop.iterations",
+    "output", "rollout.concurrency", "rollout.executor", "rollout.workers", "policy.max_batch", "policy.threads",
+    "loop.iterations",
     "loop.tensorboard", "loop.wandb", "loop.threads", "loop.checkpoint_every", "loop.keep_checkpoints",
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 from typing import Any
 
 from harness.config import ModelSection, PolicySection
@@ -97,7 +98,8 @@ def _local_policy(config: PolicySection, model_config: ModelSection, concurrency
     model, tokenizer = load_model(config.name, model_config)
     allowed = single_token_ids(tokenizer, config.allowed_tokens)
     name = args.pop("name", "smollm2-135m-instruct" if config.name == "smollm2" else config.name)
-    return LocalPolicy(model, tokenizer, sampling=sampling, name=name,
+    threads = config.threads or (1 if (os.cpu_count() or 1) <= 4 else None)
+    return LocalPolicy(model, tokenizer, sampling=sampling, name=name, threads=threads,
                        max_batch=config.max_batch or args.pop("max_batch", max(1, concurrency)),
                        max_prompt_tokens=config.max_prompt_tokens, allowed_token_ids=allowed,
                        seed=model_config.seed if config.seed is None else config.seed, **args)

@@ -48,11 +48,13 @@ class LocalPolicy:
         allowed_token_ids: constrained decoding to these token ids (the learner must get the same ids).
         seed: seed of the sampling RNG (a request's own `Sampling.seed` uses a fresh generator).
         gather_s: how long the batcher waits for more requests after the first one arrives.
+        threads: torch threads of the sampling thread (None: the creator's setting).
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, sampling: Sampling | None = None, name: str = "local",
                  max_batch: int = 8, max_prompt_tokens: int | None = None,
-                 allowed_token_ids: list[int] | None = None, seed: int = 0, gather_s: float = 0.002):
+                 allowed_token_ids: list[int] | None = None, seed: int = 0, gather_s: float = 0.002,
+                 threads: int | None = None):
         self.model, self.tokenizer, self.name = model, tokenizer, name
         self.sampling = sampling or Sampling()
         self.max_batch, self.gather_s = int(max_batch), gather_s
@@ -67,7 +69,8 @@ class LocalPolicy:
         # OpenMP thread counts are per thread: give the sampling thread the creator's setting (a fresh thread would use
         # every core, 5-30x slower for small models on a busy 2-core box; training.md §3)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample",
-                                            initializer=torch.set_num_threads, initargs=(torch.get_num_threads(),))
+                                            initializer=torch.set_num_threads,
+                                            initargs=(threads or torch.get_num_threads(),))
         self._queue: list[tuple[list[int], asyncio.Future[Sampled]]] = []
         self._worker: asyncio.Task[None] | None = None
         self.generated_tokens = 0
