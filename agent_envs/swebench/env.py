@@ -58,6 +58,8 @@ class SWEBenchEnv(TextEnv):
             `gymnasium.make` (`turn_limit`, 50 as registered).
         grade_timeout_s: limit for the eval script.
         max_format_errors: end the episode after this many consecutive unparseable replies (None: never).
+        grade_on_truncation: grade the current diff of an episode cut short (False: it ends unresolved, as
+            mini-swe-agent's step limit does).
         docker_url / docker_namespace: Docker engine (default `$DOCKER_HOST` / the default socket) and image
             namespace for the Docker backend.
         **kwargs: `TextEnv` options (split, expert, invalid_action_penalty, render_mode, ...).
@@ -73,7 +75,7 @@ class SWEBenchEnv(TextEnv):
                  repos_dir: str | None = None, cache_dir: str | None = None, python: str | None = None,
                  command_timeout: float = 60.0, episode_budget_s: float = 1800.0, grade_timeout_s: float = 1800.0,
                  wall_time_limit_s: float | None = None, max_turns: int | None = None,
-                 max_format_errors: int | None = None, docker_url: str | None = None,
+                 max_format_errors: int | None = None, grade_on_truncation: bool = True, docker_url: str | None = None,
                  docker_namespace: str = "swebench", split: str = "test", **kwargs: Any):
         super().__init__(split=split, **kwargs)
         if backend not in ("local", "docker"):
@@ -83,6 +85,7 @@ class SWEBenchEnv(TextEnv):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.limits = SandboxLimits(timeout_s=command_timeout, episode_budget_s=episode_budget_s)
         self.grade_timeout_s, self.max_format_errors = grade_timeout_s, max_format_errors
+        self.grade_on_truncation = grade_on_truncation
         self.docker_url, self.docker_namespace = docker_url, docker_namespace
         self.wall_time_limit_s, self.max_turns = wall_time_limit_s, max_turns
         self._turn_limit: int | None = max_turns
@@ -164,6 +167,11 @@ class SWEBenchEnv(TextEnv):
         why = {"turn_limit": f"the turn limit ({self._turn_limit}) is reached",
                "episode_budget": f"the command time budget ({self.limits.episode_budget_s:g} s) is spent",
                "wall_time": f"the wall-clock limit ({self.wall_time_limit_s} s) is reached"}[self._truncation]
+        if not self.grade_on_truncation:
+            self._close_sandbox()
+            info.update({"auto_submitted": False, "truncation": self._truncation})
+            info.pop(EXPERT_ACTION, None)
+            return f"{obs}\n\nThe episode ends: {why}; nothing was submitted.", reward, False, True, info
         graded = self._submit(f"{obs}\n\nThe episode ends: {why}; your current changes are submitted.")
         self.success, self.score = self.success or graded.success, max(self.score, graded.score)
         self._last_obs = graded.observation

@@ -319,8 +319,6 @@ Think briefly, then give your next command in one ```bash block.""",
 }
 
 #: Run settings that come with a scaffold (dotted config keys; what the command line sets wins): mini-swe-agent's
-#: `step_limit: 250` and `max_consecutive_format_errors: 3`.
-SCAFFOLD_DEFAULTS: dict[str, dict[str, Any]] = {
-    "chat": {"env.max_steps": 250, "env.kwargs.max_format_errors": 3},
-    "tools": {"env.max_steps": 250, "env.kwargs.max_format_errors": 3},
-}
+#: `step_limit: 250`, `max_consecutive_format_errors: 3`, and no submission when a limit ends the run.
+_MINI_LIMITS = {"env.max_steps": 250, "env.kwargs.max_format_errors": 3, "env.kwargs.grade_on_truncation": False}
+SCAFFOLD_DEFAULTS: dict[str, dict[str, Any]] = {"chat": dict(_MINI_LIMITS), "tools": dict(_MINI_LIMITS)}

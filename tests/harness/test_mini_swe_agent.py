@@ -39,7 +39,8 @@ def test_mini_swe_agent_style_episode_resolves(tmp_path):
     assert summary["success_rate"] == 1.0
     stored = json.loads((run_dir / "config.json").read_text())["config"]
     assert stored["prompt"]["scaffold"] == "chat" and stored["env"]["max_steps"] == 250
-    assert stored["env"]["kwargs"] == {"max_format_errors": 3} and stored["policy"]["stop"] is None
+    assert stored["env"]["kwargs"] == {"max_format_errors": 3, "grade_on_truncation": False}
+    assert stored["policy"]["stop"] is None
     (episode,) = read_episodes(run_dir)
     assert len(episode.turns) == len(REPLIES) and episode.turns[-1].terminated
     assert episode.turns[-1].info["grade"]["f2p"] == "1/1"
@@ -54,3 +55,14 @@ def test_mini_swe_agent_style_episode_resolves(tmp_path):
     assert observations[1].startswith("Format error:\n\n<error>\nfound 2 code blocks")
     assert "2.5" in observations[3] and "+++ b/tinycalc/stats.py" in observations[5]
     assert [m["content"] for m in final[2::2]] == REPLIES[:-1]  # every response, whole
+
+
+def test_the_step_limit_ends_the_run_without_a_submission(tmp_path):
+    config = BenchConfig.model_validate({"env": {"id": "swebench", "max_steps": 2}, "policy": {"name": "scripted"},
+                                         "output": {"dir": str(tmp_path / "run")}})
+    summary, _, run_dir = run_bench(config, ScriptedPolicy([REPLIES[2], REPLIES[3]]), progress=False)
+    (episode,) = read_episodes(run_dir)
+    last = episode.turns[-1]
+    assert summary["success_rate"] == 0.0 and last.truncated and not last.terminated
+    assert last.info["truncation"] == "turn_limit" and last.info["auto_submitted"] is False and "grade" not in last.info
+    assert "2.5" in episode.turns[-1].observation and "nothing was submitted" in last.observation

@@ -204,3 +204,24 @@ def test_env_prompt_modules_are_used_and_validated(tmp_path, monkeypatch):
     module.PROMPTS = {"bad": "{nope}"}
     with pytest.raises(ValueError, match="unknown fields"):
         PromptBuilder(env_cls)
+
+
+def test_progress_counts_turns_as_they_happen(capsys):
+    import asyncio
+
+    from harness.rollout.env_executors import make_executor
+    from harness.rollout.episode import run_episode
+
+    seen = []
+
+    async def one():
+        executor = make_executor("inline")
+        handle = await executor.open(DOORS, {"expert": True})
+        return await run_episode(handle, ExpertPolicy(), PromptBuilder(), env_id=DOORS, episode_id="e",
+                                 task_id="doors-test-0", group_id="g", on_turn=seen.append)
+
+    episode = asyncio.run(one())
+    assert seen == episode.turns and len(seen) == 3
+    run_episodes_sync(DOORS, {}, ExpertPolicy(), specs(3), progress=True)
+    bar = capsys.readouterr().err
+    assert "turns=9" in bar and "turns/s=" in bar and "tok/s=" in bar and "errors=0" in bar

@@ -47,8 +47,9 @@ def test_chat_transcript_is_the_whole_conversation_over_five_turns(tiny_server, 
         assert prompt == expected, f"turn {turn.step}"
         assert turn.messages_kept == (0 if turn.step == 0 else len(expected) - 2)
         assert turn.response.prompt_token_ids == tiny_policy.encode(expected)  # what the served model saw
+        observation = f"Observation:\n{turn.observation}\n\nAdmissible actions:\n{ADMISSIBLE}"
         expected = [*expected, {"role": "assistant", "content": turn.response.text},
-                    {"role": "user", "content": f"Observation:\n{turn.observation}\n\nAdmissible actions:\n{ADMISSIBLE}"}]
+                    {"role": "user", "content": observation}]
 
 
 def test_context_overflow_ends_the_episode_as_truncated(tiny_policy):
@@ -167,7 +168,8 @@ def test_run_defaults_per_policy_scaffold_and_env():
     assert (with_run_defaults(mine, None).policy.temperature, with_run_defaults(mine, None).policy.stop) == (0.2, [])
     swe_cls = agent_envs.env_class("agent_envs/SWEBench-v0")
     swe = with_run_defaults(BenchConfig.model_validate({"policy": {"name": "openai"}}), swe_cls)
-    assert swe.env.max_steps == 250 and swe.env.kwargs == {"max_format_errors": 3} and swe.policy.stop is None
+    assert swe.env.max_steps == 250 and swe.policy.stop is None
+    assert swe.env.kwargs == {"max_format_errors": 3, "grade_on_truncation": False}
     assert swe.policy.temperature is None and swe.policy.max_new_tokens is None
     react = BenchConfig.model_validate({"prompt": {"scaffold": "react"}, "policy": {"name": "openai"}})
     assert with_run_defaults(react, None).policy.stop == ["\nObservation:"]
