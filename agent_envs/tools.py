@@ -61,7 +61,7 @@ def call_arguments(call: dict[str, Any]) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(str(raw))
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ValueError(f"the arguments of {call.get('name')!r} are not valid JSON ({exc.msg})") from None
     if not isinstance(value, dict):
         raise ValueError(f"the arguments of {call.get('name')!r} must be a JSON object")

@@ -191,16 +191,18 @@ class OpenAIPolicy:
             return True
         return False
 
-    def _request(self, messages: list[Message], context: StepContext) -> dict[str, Any]:
-        request = dict(self.sampling)
+    def _request(self, model: str, messages: list[Message], context: StepContext) -> dict[str, Any]:
+        request = {"model": model, "messages": messages, **self.sampling}
         if context.tools:
             request["tools"] = context.tools
             if self.parallel_tool_calls is not None:
                 request["parallel_tool_calls"] = self.parallel_tool_calls
-        return request
+        return {**request, **self.extra_body}
 
     async def respond(self, messages: list[Message], context: StepContext) -> PolicyResponse:
         """One chat completion; never raises for backend failures (see the module docstring)."""
+        from openai.types.chat import ChatCompletion
+
         self._bind()
         assert self._semaphore is not None
         started = time.perf_counter()
@@ -209,10 +211,10 @@ class OpenAIPolicy:
             while True:
                 try:
                     model = self.model or await self._resolve_model()
-                    completion = await self._client.chat.completions.create(
-                        model=model, messages=messages, extra_body=self.extra_body or None,
-                        **self._request(messages, context),
-                    )
+                    # `post` sends the body as it is: `chat.completions.create` first walks every message through the
+                    # openai package's type transform, 2.6 ms for 16 messages here, growing with the conversation
+                    completion = await self._client.post("/chat/completions", cast_to=ChatCompletion,
+                                                         body=self._request(model, messages, context))
                     response = parse_completion(completion, self.stop)
                     if self.sampling.get("logprobs") and response.logprobs is None and response.text:
                         self._warn_once("logprobs", "the server ignored the requested log-probs (logprobs=true)")

@@ -36,7 +36,7 @@ class ToolsTranscript(ChatTranscript):
         """The response with its tool calls in the OpenAI format."""
         message: Message = {"role": "assistant", "content": response.text}
         if response.tool_calls:
-            ids = call_ids(response, self.turns)
+            ids = call_ids(response, self.turns - 1)
             message["tool_calls"] = [
                 {"id": i, "type": "function", "function": {"name": str(c.get("name", "")),
                                                            "arguments": str(c.get("arguments") or "{}")}}
@@ -49,4 +49,4 @@ class ToolsTranscript(ChatTranscript):
         text = self.builder.observation_template.format(**self.values(observation, info))
         if not response.tool_calls:
             return [{"role": "user", "content": text}]
-        return [{"role": "tool", "tool_call_id": i, "content": text} for i in call_ids(response, self.turns)]
+        return [{"role": "tool", "tool_call_id": i, "content": text} for i in call_ids(response, self.turns - 1)]
