@@ -330,8 +330,8 @@ LEARNER_PRESETS: dict[str, tuple[str, str]] = {
 #: Keys that may differ when a run is resumed: they change how fast or where a run goes, not its results.
 NOT_RESULT_KEYS = (
     "output", "rollout.concurrency", "rollout.executor", "rollout.workers", "policy.max_batch", "policy.threads",
-    "loop.iterations",
-    "loop.tensorboard", "loop.wandb", "loop.threads", "loop.checkpoint_every", "loop.keep_checkpoints",
+    "loop.iterations", "loop.tensorboard", "loop.wandb", "loop.threads", "loop.checkpoint_every",
+    "loop.keep_checkpoints",
 )
 
 #: Keys added after runs were stored, with the value those runs behaved as (resuming them keeps working).

@@ -3,11 +3,12 @@
 reset() starts a sandbox with the repository at its base commit (future history stripped) and returns the issue
 text. Each step runs one bash command (a ```bash block, or a `bash` tool call) and returns its exit code and
 truncated output as mini-swe-agent shows them. `submit` (command or tool) or mini-swe-agent's sentinel ends the
-episode: the env takes `git diff` from the sandbox, grades it in a fresh
-sandbox and returns reward 1.0 if resolved, with FAIL_TO_PASS / PASS_TO_PASS details in `info["grade"]`.
+episode: the env takes `git diff` from the sandbox, grades it in a fresh sandbox and returns reward 1.0 if resolved,
+with FAIL_TO_PASS / PASS_TO_PASS details in `info["grade"]`.
 An episode cut short without a submission (the turn limit, the episode's command-time budget or its wall-clock limit)
 is graded the same way on its current diff, as SWE-bench agents' final diffs are: that last step has
-`truncated=True`, the grade's reward, and `info["auto_submitted"] = True` with `info["truncation"]` saying why.
+`truncated=True`, the grade's reward, and `info["auto_submitted"] = True` with `info["truncation"]` saying why
+(`grade_on_truncation=False`: not graded, as mini-swe-agent's limits end a run).
 
 Without data the env serves the embedded synthetic instance `aemgym__tinycalc-1` (local backend, no Docker).
 """

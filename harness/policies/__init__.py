@@ -27,7 +27,7 @@ POLICIES: dict[str, str] = {
 }
 #: Sampling defaults of local models where the run leaves them unset. SmolLM2-135M at temperature 1.0 with 256 tokens
 #: and no stop string wrote gibberish; at 0.7 with 48 tokens and the scaffold's stop string (`</action>`) it writes
-#: short prose with an action. The tiny byte model answers in a few tokens.
+#: short prose. The tiny byte model answers in a few tokens.
 LOCAL_SAMPLING: dict[str, dict[str, Any]] = {"smollm2": {"temperature": 0.7, "max_new_tokens": 48},
                                              "tiny": {"max_new_tokens": 32}}
 

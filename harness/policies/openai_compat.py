@@ -187,6 +187,7 @@ class OpenAIPolicy:
                 self.parallel_tool_calls = None
             else:
                 self.sampling.pop(name)
+                self.stop = [] if name == "stop" else self.stop  # nothing to put back
             self._warn_once(name, f"the server does not support {name!r}; sending requests without it")
             return True
         return False
@@ -212,7 +213,7 @@ class OpenAIPolicy:
                 try:
                     model = self.model or await self._resolve_model()
                     # `post` sends the body as it is: `chat.completions.create` first walks every message through the
-                    # openai package's type transform, 2.6 ms for 16 messages here, growing with the conversation
+                    # openai package's type transform (1.6 ms CPU at 16 messages, 10 ms at 100: quadratic per episode)
                     completion = await self._client.post("/chat/completions", cast_to=ChatCompletion,
                                                          body=self._request(model, messages, context))
                     response = parse_completion(completion, self.stop)
