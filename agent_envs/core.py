@@ -7,6 +7,10 @@ A subclass supplies four things (see `agent_envs/doors/env.py` for a complete 10
 - `_parse(response) -> str | None`: turn the raw model response into an engine action (None = unparseable);
 - `_act(action) -> Transition`: apply a parsed action.
 
+Optionally `tools()` (the env's actions as JSON-schema tools, for models driven through tool calls) and
+`_tool_action(name, arguments)` (a tool call → the engine action); by default one `act` tool whose `action` argument
+is parsed as if written inside `<action>` tags. Tool calls reach `step` as one text action (`agent_envs.tools`).
+
 `TextEnv` does the rest: seeding, task choice (`options={"task_id": ..., "split": ...}`), the standard `info` keys,
 invalid-action handling (bad model output never raises), the step counter, `render()` and an idempotent `close()`.
 The turn limit comes from `gymnasium.make(..., max_episode_steps=...)` → `truncated=True`; the env learns it as
@@ -26,6 +30,7 @@ import gymnasium as gym
 from agent_envs.errors import TaskNotFound
 from agent_envs.parsing import clean_action, describe_response, extract_tag
 from agent_envs.spaces import UnicodeText
+from agent_envs.tools import call_arguments, function_tool, parse_tool_calls, tool_name
 
 _TASK_SETS: dict[tuple[type, str], TaskSet] = {}  # see TextEnv.task_set
 _TASK_SETS_LOCK = threading.RLock()
@@ -41,6 +46,7 @@ ANCHOR_OBS = "anchor_obs"  # the env state without history: GiGPO groups step sa
 INSTRUCTION = "instruction"
 TASK_TYPE = "task_type"
 EXPERT_ACTION = "expert_action"  # only with expert=True: the next action of the env's expert/oracle
+TOOLS = "tools"  # reset info only: the env's tools (JSON schemas, OpenAI format)
 
 STANDARD_SPLITS = ("train", "valid", "test")
 
@@ -134,6 +140,11 @@ class TextEnv(gym.Env[str, str]):
     invalid_feedback: ClassVar[str] = (
         "Invalid action: {reason}. Reply with exactly one action inside <action>...</action> tags."
     )
+    #: How a text action is written in a response (a scaffold that finds an action elsewhere, e.g. after ReAct's
+    #: `Action:`, writes it this way).
+    action_format: ClassVar[str] = "<action>{action}</action>"
+    #: Fed back when a tool-call action holds no usable call.
+    tool_feedback: ClassVar[str] = "Invalid tool call: {reason}."
 
     def __init__(
         self,
@@ -184,9 +195,44 @@ class TextEnv(gym.Env[str, str]):
         """The transition for a response with no action in it (override to mimic an engine's own message)."""
         return Transition(self.invalid_feedback.format(reason=reason), info={ACTION_VALID: False})
 
+    def _invalid_tool_call(self, reason: str) -> Transition:
+        """The transition for tool calls that give no action (override to mimic an engine's own message)."""
+        return Transition(self.tool_feedback.format(reason=reason), info={ACTION_VALID: False})
+
     def _admissible_actions(self) -> list[str] | None:
         """The actions allowed now, or None when the action set is open (e.g. shell commands)."""
         return None
+
+    def tools(self) -> list[dict[str, Any]]:
+        """The env's actions as tools (OpenAI `tools` format); default: one `act` tool taking the action text."""
+        return [function_tool("act", "Take one action in the environment.",
+                              {"action": {"type": "string", "description": "the action, e.g. one admissible action"}},
+                              ["action"])]
+
+    def _tool_action(self, name: str, arguments: dict[str, Any]) -> str | None:
+        """The engine action for one tool call (None: unusable arguments); default: `act(action)` parsed as text."""
+        action = arguments.get("action")
+        if name != "act" or not isinstance(action, str):
+            return None
+        return self._parse(self.action_format.format(action=action))
+
+    def _parse_tool_calls(self, calls: list[dict[str, Any]]) -> tuple[str | None, str]:
+        """(engine action, "") for exactly one valid tool call, else (None, why not)."""
+        if not calls:
+            return None, "no tool call; call exactly one of the tools"
+        if len(calls) > 1:
+            return None, f"{len(calls)} tool calls; call exactly one tool per turn"
+        call = calls[0]
+        names = [tool_name(t) for t in self.tools()]
+        if call.get("name") not in names:
+            return None, f"unknown tool {str(call.get('name'))[:40]!r}; tools: {', '.join(names)}"
+        try:
+            action = self._tool_action(str(call["name"]), call_arguments(call))
+        except ValueError as exc:
+            return None, str(exc)
+        if action is None:
+            return None, f"unusable arguments for {call['name']!r}: {describe_response(str(call.get('arguments')))}"
+        return action, ""
 
     def expert_action(self) -> str:
         """The expert's next engine action (envs with an expert or oracle override this)."""
@@ -247,20 +293,27 @@ class TextEnv(gym.Env[str, str]):
         info.update(extra)
         info.setdefault(ADMISSIBLE_ACTIONS, self._admissible_actions())
         info.setdefault(ANCHOR_OBS, obs)
+        info[TOOLS] = self.tools()
         if self.expert:
             info[EXPERT_ACTION] = self.expert_action()
         return obs, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        """Parse and apply one model response. Unparseable output is an invalid action, never an exception."""
+        """Parse and apply one model response (or tool call, see `agent_envs.tools`). Unparseable output is an
+        invalid action, never an exception."""
         if self.task is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         self.steps += 1
-        parsed = self._parse(action) if isinstance(action, str) else None
-        if parsed is None:
-            transition = self._unparseable("no action found in " + describe_response(action))
+        calls = parse_tool_calls(action) if isinstance(action, str) else None
+        if calls is not None:
+            parsed, reason = self._parse_tool_calls(calls)
+            transition = self._invalid_tool_call(reason) if parsed is None else self._act(parsed)
         else:
-            transition = self._act(parsed)
+            parsed = self._parse(action) if isinstance(action, str) else None
+            if parsed is None:
+                transition = self._unparseable("no action found in " + describe_response(action))
+            else:
+                transition = self._act(parsed)
         valid = bool(transition.info.get(ACTION_VALID, True))
         reward = float(transition.reward) - (0.0 if valid else self.invalid_action_penalty)
         self.success = self.success or transition.success

@@ -51,7 +51,8 @@ def run_bench(config: BenchConfig, policy: Policy | None = None, *, api_key: str
     """Benchmark as `config` says; returns (summary, Markdown report, run directory).
 
     Args:
-        config: the run configuration.
+        config: the run configuration (what it leaves unset and its scaffold, env or local model brings is filled
+            in and stored with the run: `harness.prompting.with_run_defaults`).
         policy: a ready policy (e.g. shared by several runs); None builds the one `config.policy` describes.
         api_key: for `openai` policies (never stored).
         progress: show a progress bar.
@@ -60,10 +61,13 @@ def run_bench(config: BenchConfig, policy: Policy | None = None, *, api_key: str
         FileExistsError, FileNotFoundError, ValueError: the run directory cannot be used as asked (see `RunStore`).
         TaskNotFound: see `select_tasks`.
     """
+    import agent_envs
     from harness.policies import build_policy
+    from harness.prompting import with_run_defaults
     from harness.report import report_run
 
     env_id = resolve_env_id(config.env.id)
+    config = with_run_defaults(config, agent_envs.env_class(env_id))
     split, ids = select_tasks(config)
     config = config.model_copy(update={"env": config.env.model_copy(update={"split": split})})
     samples = config.rollout.samples

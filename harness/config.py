@@ -12,7 +12,7 @@ parsed as YAML. Command-line flags are shorthands for dotted overrides and are a
 | `env` | env id, constructor kwargs, split, tasks, turn limit |
 | `policy` | who answers (`smollm2`, `tiny`, `hf:<dir>`, `openai[:model]`, `expert`, `random`, `pkg.mod:Class`) |
 | `model` | how a local model is built (tiny sizes, dtype, LoRA) |
-| `prompt` | prompt template, history length, system prompt |
+| `prompt` | scaffold (`chat`, `verl_agent`, `react`, `tools`), template, history, system prompt, context budget |
 | `rollout` | samples per task, concurrency, env executor |
 | `output` | run directory, resume |
 | `learner`, `loop` | training only (`TrainConfig`) |
@@ -93,6 +93,9 @@ class PolicySection(Section):
     """Local models: longer prompts keep their last tokens."""
     max_batch: int | None = None
     """Local models: most prompts generated together (default: the rollout concurrency)."""
+    threads: int | None = None
+    """Local models on a CPU: torch threads of sampling (None: 1 on machines with up to 4 cores, where more threads
+    made SmolLM2 up to 10x slower under load, else torch's default)."""
 
     @property
     def is_local(self) -> bool:
@@ -128,18 +131,41 @@ class ModelSection(Section):
     prompt). 0 = none."""
 
 
+#: The agent scaffolds (`harness.scaffolds`).
+Scaffold = Literal["chat", "verl_agent", "react", "tools"]
+
+
 class PromptSection(Section):
     """How each turn's messages are built."""
 
+    scaffold: Scaffold = "chat"
+    """`chat`: the whole conversation (system, task, each response as an assistant message, each observation as a
+    user message); `verl_agent`: one message with the task and the last `history_length` pairs (the RL default);
+    `react`: the conversation with Thought/Action replies (AgentBench, AgentGym); `tools`: the conversation with
+    OpenAI tool calls (for endpoints that support them)."""
     template: str | None = None
-    """A template name in the env's `PROMPTS`, a literal `str.format` template (contains `{`), or None (the env's
-    default)."""
+    """The main template: a name in the env's `PROMPTS`, a literal `str.format` template (contains `{`), or None (the
+    scaffold's own)."""
     history_length: int = 2
-    """Past (observation, action) pairs shown (verl-agent: 2)."""
+    """`verl_agent`: past (observation, action) pairs shown (verl-agent: 2)."""
     system_prompt: str | None = None
-    """The system message (None = the harness default, "" = none)."""
+    """The system message (None = the scaffold's or env's, "" = none)."""
     max_observation_chars: int = 6000
-    """Longer observations keep their head and tail."""
+    """`verl_agent`: longer observations keep their head and tail."""
+    context_tokens: int | None = None
+    """Conversation scaffolds: most tokens a prompt may have (None: the local model's limit minus the response
+    length; remote models: no limit here, a server's refusal ends the episode the same way). Counted with the local
+    model's tokenizer, else estimated (4 characters per token + 4 per message)."""
+    on_context_full: Literal["truncate", "drop"] = "truncate"
+    """When the next prompt would not fit: `truncate` ends the episode (truncated, reason "context"); `drop` first
+    replaces the oldest observations by a marker."""
+
+
+class TrainPromptSection(PromptSection):
+    """How each turn's messages are built in training (the verl-agent prompt unless said otherwise)."""
+
+    scaffold: Scaffold = "verl_agent"
+    """See `PromptSection.scaffold`; training defaults to verl-agent's prompt, whose length does not grow."""
 
 
 class RolloutSection(Section):
@@ -304,6 +330,7 @@ class TrainConfig(BenchConfig):
 
     env: EnvSection = Field(default_factory=lambda: EnvSection(split="train"))
     policy: PolicySection = Field(default_factory=lambda: PolicySection(name="tiny"))
+    prompt: TrainPromptSection = Field(default_factory=TrainPromptSection)
     learner: LearnerSection = Field(default_factory=LearnerSection)
     loop: LoopSection = Field(default_factory=LoopSection)
 
@@ -368,9 +395,13 @@ LEARNER_PRESETS: dict[str, tuple[str, str]] = {
 #: Keys that may differ when a run is resumed: they change how fast or where a run goes, not its results.
 NOT_RESULT_KEYS = (
     "output", "rollout.concurrency", "rollout.executor", "rollout.workers", "rollout.step_timeout_s",
-    "rollout.retry_errors", "policy.max_batch", "loop.iterations", "loop.tensorboard", "loop.wandb", "loop.threads",
-    "loop.checkpoint_every", "loop.keep_checkpoints",
+    "rollout.retry_errors", "policy.max_batch", "policy.threads", "loop.iterations", "loop.tensorboard", "loop.wandb",
+    "loop.threads", "loop.checkpoint_every", "loop.keep_checkpoints",
 )
+
+#: Keys added after runs were stored, with the value those runs behaved as (resuming them keeps working).
+ADDED_KEYS: dict[str, Any] = {"prompt.scaffold": "verl_agent", "prompt.context_tokens": None,
+                              "prompt.on_context_full": "truncate"}
 
 #: Keys of the training config before the unification (old YAML files keep working, with a warning).
 LEGACY_KEYS = {
@@ -457,6 +488,9 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: a config file holds a mapping of sections")
     if isinstance(data.get("config"), dict) and "schema_version" in data:  # a run's stored config.json
         data = data["config"]
+        for key, value in ADDED_KEYS.items():
+            if key not in _flatten(data):
+                set_dotted(data, key, value)
     data.pop("command", None)
     return _upgrade(data, str(path))
 
@@ -503,7 +537,7 @@ def result_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for key in sorted(set(flat_old) | set(flat_new)):
         if any(key == k or key.startswith(k + ".") for k in NOT_RESULT_KEYS):
             continue
-        a, b = flat_old.get(key, "<unset>"), flat_new.get(key, "<unset>")
+        a, b = flat_old.get(key, ADDED_KEYS.get(key, "<unset>")), flat_new.get(key, "<unset>")
         if json.dumps(a, sort_keys=True, default=str) != json.dumps(b, sort_keys=True, default=str):
             lines.append(f"{key}: {a!r} -> {b!r}")
     return lines

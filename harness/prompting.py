@@ -1,144 +1,94 @@
-"""Chat prompts for text envs, verl-agent style: the task, the last k (observation, action) pairs, the current
-observation and the admissible actions, in one user message after an optional system prompt.
+"""Each turn's prompt: `PromptBuilder` starts one transcript per episode in the scaffold `prompt.scaffold` names
+(`harness.scaffolds`), and `with_run_defaults` fills what a scaffold brings to a run configuration.
 
-Templates come from the env class's `prompt_module` (a module with `PROMPTS: dict[str, str]` of `str.format`
-templates using only {instruction} {step} {history_length} {history} {observation} {admissible_actions}); a
-template named `<name>_no_history` (if present) is used on the first turn. Envs without templates get `GENERIC`.
+    builder = PromptBuilder(agent_envs.env_class("agent_envs/Doors-v0"), PromptSection(scaffold="chat"))
+    transcript = builder.start(instruction=..., observation=obs, info=info)
+    messages, kept = transcript.prompt()          # then transcript.action(response), transcript.record(...)
 """
 
 from __future__ import annotations
 
-import importlib
-import string
+from typing import Any, TypeVar
 
-from agent_envs.parsing import clean_action, extract_tag
-from harness.config import PromptSection
-from harness.types import Message
+from harness.config import BenchConfig, PromptSection, set_dotted
+from harness.scaffolds import SCAFFOLDS, Transcript
+from harness.scaffolds.base import TokenCounter, estimate_tokens
+from harness.scaffolds.templates import DEFAULT_SYSTEM, check_fields, load_templates, scaffold_defaults
 
-FIELDS = ("instruction", "step", "history_length", "history", "observation", "admissible_actions")
-
-# Short and literal: in a hand check (6 samples, one Doors prompt) SmolLM2-135M answered with an action 2/6 times
-# with this wording and 0/6 with a longer one.
-DEFAULT_SYSTEM = (
-    "You are an agent in a text environment. You reply only with one action, written as <action>ACTION</action>."
-)
-
-GENERIC: dict[str, str] = {
-    "default": (
-        "Task: {instruction}\n\n"
-        "Before this turn you took {step} step(s). Your last {history_length} observation(s) and action(s):\n"
-        "{history}\n\n"
-        "Current observation:\n{observation}\n\n"
-        "Admissible actions:\n{admissible_actions}\n\n"
-        "Choose one admissible action. Reply in the form <action>ACTION</action>."
-    ),
-    "default_no_history": (
-        "Task: {instruction}\n\n"
-        "Current observation:\n{observation}\n\n"
-        "Admissible actions:\n{admissible_actions}\n\n"
-        "Choose one admissible action. Reply in the form <action>ACTION</action>."
-    ),
-}
-
-
-def load_templates(env_cls: type | None) -> dict[str, str]:
-    """The env's PROMPTS dict, or `GENERIC` when the env defines no `prompt_module`."""
-    module_name = getattr(env_cls, "prompt_module", None) if env_cls is not None else None
-    if not module_name:
-        return dict(GENERIC)
-    prompts = getattr(importlib.import_module(module_name), "PROMPTS", None)
-    if not prompts:
-        raise ValueError(f"{module_name} has no PROMPTS dict")
-    for name, text in prompts.items():
-        _check_fields(text, f"template {module_name}.PROMPTS[{name!r}]")
-    return dict(prompts)
-
-
-def _check_fields(template: str, what: str) -> None:
-    unknown = {f for _, f, _, _ in string.Formatter().parse(template) if f} - set(FIELDS)
-    if unknown:
-        raise ValueError(f"{what} uses unknown fields {sorted(unknown)}; known: {', '.join(FIELDS)}")
-
-
-def _clip(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n...[{len(text) - limit} characters cut]...\n{text[-half:]}"
-
-
-def action_of(response: str, limit: int = 300) -> str:
-    """What to show as the action of a past turn: the tagged action if any, else the start of the response."""
-    tagged = extract_tag(response, "action")
-    return clean_action(tagged if tagged is not None else response, limit) or "(empty response)"
-
-
-def format_admissible(actions: list[str] | None) -> str:
-    """Admissible actions one per line, or a note that any action is allowed."""
-    if actions is None:
-        return "(any action)"
-    if not actions:
-        return "(none)"
-    return "\n".join(f"- {a}" for a in actions)
+ConfigT = TypeVar("ConfigT", bound=BenchConfig)
 
 
 class PromptBuilder:
-    """Builds the messages of each turn for one env class and one `PromptSection`.
+    """The prompt settings of one run (one env class, one `PromptSection`); `start` begins an episode's transcript.
 
-    `config.template` is a template name of the env, a literal `str.format` template (it contains `{`; e.g.
-    `"{observation}"` for the tiny byte model), or None for the env's default.
+    `config.template` names the main template (the scaffold's own by default): a name in the env's `PROMPTS` or a
+    literal `str.format` template (it contains `{`; e.g. `"{observation}"` for the tiny byte model).
     """
 
     def __init__(self, env_cls: type | None = None, config: PromptSection | None = None):
         self.config = config or PromptSection()
+        self.scaffold = self.config.scaffold
+        if self.scaffold not in SCAFFOLDS:
+            raise ValueError(f"unknown scaffold {self.scaffold!r}; choose one of {', '.join(SCAFFOLDS)}")
         self.templates = load_templates(env_cls)
         name = self.config.template
         if name is not None and "{" in name:
-            _check_fields(name, "the literal template")
+            check_fields(name, "the literal template")
             self.template = self.first_template = name
         else:
-            if name is None:
-                name = "verl_agent" if "verl_agent" in self.templates else next(iter(self.templates))
+            name = name or self.scaffold
             if name not in self.templates:
                 raise ValueError(f"no prompt template {name!r}; available: {sorted(self.templates)}")
             self.template = self.templates[name]
             self.first_template = self.templates.get(f"{name}_no_history", self.template)
+        self.observation_template = self.templates.get(f"{self.scaffold}_observation", "{observation}")
         system = self.config.system_prompt
-        self.system = DEFAULT_SYSTEM if system is None else system
+        self.system = self.templates.get(f"{self.scaffold}_system", DEFAULT_SYSTEM) if system is None else system
+        self.action_format: str = getattr(env_cls, "action_format", "<action>{action}</action>")
 
-    def build(
-        self,
-        *,
-        instruction: str,
-        history: list[tuple[str, str]],
-        observation: str,
-        admissible_actions: list[str] | None,
-    ) -> list[Message]:
-        """Messages for the next turn.
+    def start(self, *, instruction: str, observation: str, info: dict[str, Any],
+              counter: TokenCounter = estimate_tokens, budget: int | None = None) -> Transcript:
+        """The transcript of a new episode, from what the env's reset returned.
 
         Args:
-            instruction: the task text.
-            history: all past (observation shown, raw response) pairs of the episode, oldest first.
-            observation: the current observation.
-            admissible_actions: the actions allowed now (None: open action set).
+            counter: tokens of one message (`harness.scaffolds.token_counter(policy)`).
+            budget: most prompt tokens (None: no limit; the `verl_agent` prompt does not grow and ignores it).
         """
-        limit = self.config.max_observation_chars
-        k = max(0, self.config.history_length)
-        shown = history[-k:] if k else []
-        first = len(history) - len(shown)
-        lines = [
-            f"[Observation {first + i + 1}: {_clip(obs, limit)!r}, Action {first + i + 1}: {action_of(resp)!r}]"
-            for i, (obs, resp) in enumerate(shown)
-        ]
-        values = {
-            "instruction": instruction,
-            "step": len(history),
-            "history_length": len(shown),
-            "history": "\n".join(lines) if lines else "(none)",
-            "observation": _clip(observation, limit),
-            "admissible_actions": format_admissible(admissible_actions),
-        }
-        template = self.first_template if not history else self.template
-        messages: list[Message] = [{"role": "system", "content": self.system}] if self.system else []
-        messages.append({"role": "user", "content": template.format(**values)})
-        return messages
+        cls = SCAFFOLDS[self.scaffold]
+        if self.scaffold == "verl_agent":
+            return cls(self, instruction, observation, info)  # type: ignore[call-arg]
+        return cls(self, instruction, observation, info, counter=counter, budget=budget)  # type: ignore[call-arg]
+
+    def budget(self, policy: Any) -> int | None:
+        """Most prompt tokens: `prompt.context_tokens`, else the policy's `max_prompt_tokens` (local models)."""
+        return self.config.context_tokens or getattr(policy, "max_prompt_tokens", None)
+
+    def stop(self) -> list[str]:
+        """Stop strings that end a reply once its action is complete: the closing tag of tag actions, ReAct's
+        `Observation:`; none for tool calls and fenced commands (a fence closes like it opens)."""
+        if self.scaffold == "tools":
+            return []
+        if self.scaffold == "react":
+            return ["\nObservation:"]
+        closing = self.action_format.rpartition("{action}")[2]
+        return [closing] if closing.startswith("</") else []
+
+
+def with_run_defaults(config: ConfigT, env_cls: type | None) -> ConfigT:
+    """`config` with what the user left unset taken from the scaffold (stop strings), the env (its prompt module's
+    `SCAFFOLD_DEFAULTS`, e.g. SWE-bench's step limit) and the local model (`LOCAL_SAMPLING`). Bench runs store the
+    result, so the run configuration says what was used."""
+    from harness.policies import LOCAL_SAMPLING
+
+    tree = config.model_dump(mode="json")
+    defaults: dict[str, Any] = {"policy.stop": PromptBuilder(env_cls, config.prompt).stop() or None}
+    defaults.update(scaffold_defaults(env_cls, config.prompt.scaffold))
+    defaults.update({f"policy.{k}": v for k, v in LOCAL_SAMPLING.get(config.policy.name, {}).items()})
+    for key, value in defaults.items():
+        section, *rest = key.split(".")
+        node = tree[section]
+        for part in rest[:-1]:
+            node = node.setdefault(part, {})
+        if node.get(rest[-1]) is None:
+            set_dotted(tree, key, value)
+    return type(config).model_validate(tree)

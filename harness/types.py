@@ -6,13 +6,28 @@ by `harness.storage` can be read without the harness.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Protocol, runtime_checkable
 
 #: Version of the episode record. Readers ignore unknown fields and refuse records newer than they understand.
 SCHEMA_VERSION = 2
 
-Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
+#: One chat message in the OpenAI wire format: {"role": "system"|"user"|"assistant"|"tool", "content": "..."}, plus
+#: `tool_calls` on assistant messages and `tool_call_id` on tool messages (the `tools` scaffold).
+Message = dict[str, Any]
+
+#: `PolicyResponse.finish_reason` of a request refused because the prompt exceeds the model's context window: the
+#: episode ends as truncated with reason "context", not as an error.
+CONTEXT_EXCEEDED = "context_length"
+
+
+def message_text(message: Message) -> str:
+    """The text a message puts in a prompt: its content and, for tool calls, their JSON."""
+    text = str(message.get("content") or "")
+    if message.get("tool_calls"):
+        text += json.dumps(message["tool_calls"], ensure_ascii=False)
+    return text
 
 
 @dataclass
@@ -27,15 +42,20 @@ class PolicyResponse:
     usage: dict[str, int] = field(default_factory=dict)
     latency_s: float = 0.0
     error: str | None = None  # set when the backend failed and `text` is empty
+    tool_calls: list[dict[str, Any]] | None = None
+    """OpenAI-style tool calls, each `{"id": ..., "name": ..., "arguments": "<JSON text>"}` (the `tools` scaffold)."""
 
 
 @dataclass
 class StepContext:
-    """What a policy may know besides the messages: the task and the env's last info (experts read it)."""
+    """What a policy may know besides the messages: the task, the env's last info (experts read it), the tools it
+    may call (JSON schemas in the OpenAI `tools` format; None: answer in text) and how a text action is written."""
 
     task_id: str
     step: int
     info: dict[str, Any] = field(default_factory=dict)
+    tools: list[dict[str, Any]] | None = None
+    action_format: str = "<action>{action}</action>"
 
 
 @runtime_checkable
@@ -51,7 +71,12 @@ class Policy(Protocol):
 
 @dataclass
 class Turn:
-    """One step of an episode: the prompt shown, the response, and what the env did with it."""
+    """One step of an episode: the prompt shown, the response, and what the env did with it.
+
+    A growing conversation is stored without repeating itself: the prompt of this turn is the first `messages_kept`
+    messages of the previous turn's prompt followed by `messages` (0: `messages` is the whole prompt). `prompts()`
+    rebuilds the full prompts.
+    """
 
     step: int
     messages: list[Message]
@@ -62,6 +87,9 @@ class Turn:
     truncated: bool
     info: dict[str, Any]
     env_time_s: float = 0.0
+    messages_kept: int = 0
+    action: str | None = None
+    """What the env received when it differs from `response.text` (a tool call, a ReAct `Action:` line)."""
 
 
 EpisodeStatus = Literal["ok", "error"]
@@ -84,6 +112,8 @@ class Episode:
     error: str | None = None
     task_type: str = "default"
     wall_time_s: float = 0.0
+    truncation: str | None = None
+    """Why the harness ended the episode early: "context" (the next prompt would not fit the context budget)."""
     iteration: int | None = None  # training runs: the iteration that played it
     phase: str | None = None  # training runs: "train" or "eval"
     schema_version: int = SCHEMA_VERSION
@@ -108,6 +138,15 @@ class Episode:
             t["response"] = PolicyResponse(**_known(PolicyResponse, t.get("response") or {"text": ""}))
             turns.append(Turn(**t))
         return cls(turns=turns, **{k: v for k, v in _known(cls, data).items() if k != "turns"})
+
+
+def prompts(turns: list[Turn]) -> list[list[Message]]:
+    """The full prompt of each turn (expands `Turn.messages_kept`)."""
+    out: list[list[Message]] = []
+    for turn in turns:
+        kept = out[-1][: turn.messages_kept] if out and turn.messages_kept else []
+        out.append(kept + list(turn.messages))
+    return out
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from agent_envs.alfworld import actions, data
 from agent_envs.alfworld.engine import GRAMMARS, AlfredEngine, grammar_version, read_game, task_sentence
 from agent_envs.alfworld.expert import PLAN_CACHE, HandcodedExpert, PlanExpert
 from agent_envs.core import ACTION_VALID, INSTRUCTION, Task, TaskSet, TextEnv, Transition
+from agent_envs.tools import function_tool
 
 NOTHING_HAPPENS = "Nothing happens."
 EXPERTS = ("planner", "handcoded")
@@ -120,6 +121,14 @@ class ALFWorldEnv(TextEnv):
 
     def _unparseable(self, reason: str) -> Transition:
         return Transition(NOTHING_HAPPENS, info={ACTION_VALID: False, "won": self._won, "invalid_reason": reason})
+
+    def _invalid_tool_call(self, reason: str) -> Transition:
+        return self._unparseable(reason)
+
+    def tools(self) -> list[dict[str, Any]]:
+        """One tool: `act(action)`, an admissible command (the default tool, described for ALFWorld)."""
+        command = {"type": "string", "description": "one admissible command, e.g. 'go to fridge 1'"}
+        return [function_tool("act", "Send one command to the household.", {"action": command}, ["action"])]
 
     def _act(self, action: str) -> Transition:
         if action not in self._admissible:  # the engine would answer the same without changing anything

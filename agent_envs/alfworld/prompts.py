@@ -1,11 +1,15 @@
-"""Prompt templates for ALFWorld (`str.format` fields: instruction, step, history_length, history, observation,
-admissible_actions). `verl_agent` follows verl-agent's layout (task, steps so far, the last observation/action pairs,
-admissible actions, `<think>`/`<action>` tags); `verl_agent_no_history` is its no-history variant for step 0;
-`react` is a plain think-then-act prompt.
+"""Prompt templates for ALFWorld, per harness scaffold (`str.format` fields: instruction, step, history_length,
+history, observation, admissible_actions).
+
+`verl_agent` follows verl-agent's layout (task, steps so far, the last observation/action pairs, admissible actions,
+`<think>`/`<action>` tags; `verl_agent_no_history` on step 0). `chat` is the same wording as a conversation (task
+and first observation, then each observation with its admissible actions); `react` is AgentGym's ALFWorld layout
+(Thought/Action replies, the available actions with each observation); `tools` drives the `act` tool.
 """
 
 from __future__ import annotations
 
+_ROLE = "You are an expert agent operating in the ALFRED Embodied Environment."
 _ANSWER_FORMAT = (
     "Now it's your turn to take an action.\n"
     "You should first reason step-by-step about the current situation. This reasoning process MUST be enclosed "
@@ -13,26 +17,27 @@ _ANSWER_FORMAT = (
     "Once you've finished your reasoning, you should choose an admissible action for current step and present it "
     "within <action> </action> tags."
 )
+_NOW = "Your current observation is: {observation}\nYour admissible actions of the current situation are: "
 
 PROMPTS: dict[str, str] = {
     "verl_agent": (
-        "You are an expert agent operating in the ALFRED Embodied Environment. Your task is to: {instruction}\n"
+        _ROLE + " Your task is to: {instruction}\n"
         "Prior to this step, you have already taken {step} step(s). Below are the most recent {history_length} "
         "observations and the corresponding actions you took: {history}\n"
-        "Your current observation is: {observation}\n"
-        "Your admissible actions of the current situation are: [{admissible_actions}].\n\n" + _ANSWER_FORMAT
+        + _NOW + "[{admissible_actions}].\n\n" + _ANSWER_FORMAT
     ),
-    "verl_agent_no_history": (
-        "You are an expert agent operating in the ALFRED Embodied Environment.\n"
-        "Your current observation is: {observation}\n"
-        "Your admissible actions of the current situation are: [{admissible_actions}].\n\n" + _ANSWER_FORMAT
+    "verl_agent_no_history": _ROLE + "\n" + _NOW + "[{admissible_actions}].\n\n" + _ANSWER_FORMAT,
+    "chat": _ROLE + " Your task is to: {instruction}\n" + _NOW + "[{admissible_actions}].\n\n" + _ANSWER_FORMAT,
+    "chat_observation": _NOW + "[{admissible_actions}].\n\nThink inside <think> </think>, then give one admissible "
+                        "action inside <action> </action>.",
+    "react_system": (
+        "Interact with a household to solve a task. Imagine you are an intelligent agent in a household environment "
+        "and your target is to perform actions to complete the task goal. Each turn you see what happened and the "
+        "actions available now. Reply in this format:\nThought: your reasoning\nAction: one available action"
     ),
-    "react": (
-        "Interact with a household to solve a task. Your task is to: {instruction}\n"
-        "Recent history ({history_length} steps):\n{history}\n"
-        "Observation: {observation}\n"
-        "Valid actions: {admissible_actions}\n"
-        "Think briefly inside <think></think>, then give exactly one valid action inside <action></action>."
-    ),
+    "react": "Your task is to: {instruction}\nObservation: {observation}\nAvailable actions: [{admissible_actions}]",
+    "react_observation": "Observation: {observation}\nAvailable actions: [{admissible_actions}]",
+    "tools_system": _ROLE + " Act by calling the `act` tool with one admissible command in every reply.",
+    "tools": "Your task is to: {instruction}\n" + _NOW + "[{admissible_actions}].",
+    "tools_observation": _NOW + "[{admissible_actions}].",
 }
-DEFAULT_PROMPT = "verl_agent"

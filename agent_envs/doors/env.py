@@ -18,6 +18,7 @@ import numpy as np
 
 from agent_envs.core import ACTION_VALID, Task, TaskSet, TextEnv, Transition
 from agent_envs.parsing import extract_tag
+from agent_envs.tools import function_tool
 
 SPLIT_SIZES = {"train": 1000, "valid": 100, "test": 100}
 _BARE_DOOR = re.compile(r"\s*(?:door\s+)?([A-Za-z])(?![A-Za-z])", re.IGNORECASE)
@@ -108,6 +109,15 @@ class DoorsEnv(TextEnv):
 
     def _admissible_actions(self) -> list[str] | None:
         return list(self.labels)
+
+    def tools(self) -> list[dict[str, Any]]:
+        """One tool: `open_door(door)`."""
+        door = {"type": "string", "enum": list(self.labels), "description": "the door label"}
+        return [function_tool("open_door", "Open one door of the current room.", {"door": door}, ["door"])]
+
+    def _tool_action(self, name: str, arguments: dict[str, Any]) -> str | None:
+        door = arguments.get("door")
+        return self._parse(self.action_format.format(action=door)) if isinstance(door, str) else None
 
     def expert_action(self) -> str:
         """The correct door now (used by tests and the scripted expert)."""

@@ -1,12 +1,14 @@
 """`agent_envs/SWEBench-v0`: fix a GitHub issue in a sandboxed repository, graded by the instance's official tests.
 
 reset() starts a sandbox with the repository at its base commit (future history stripped) and returns the issue
-text. Each step runs one bash command (a ```bash block) and returns its exit code and truncated output. `submit`
-(or mini-swe-agent's sentinel) ends the episode: the env takes `git diff` from the sandbox, grades it in a fresh
-sandbox and returns reward 1.0 if resolved, with FAIL_TO_PASS / PASS_TO_PASS details in `info["grade"]`.
+text. Each step runs one bash command (a ```bash block, or a `bash` tool call) and returns its exit code and
+truncated output as mini-swe-agent shows them. `submit` (command or tool) or mini-swe-agent's sentinel ends the
+episode: the env takes `git diff` from the sandbox, grades it in a fresh sandbox and returns reward 1.0 if resolved,
+with FAIL_TO_PASS / PASS_TO_PASS details in `info["grade"]`.
 An episode cut short without a submission (the turn limit, the episode's command-time budget or its wall-clock limit)
 is graded the same way on its current diff, as SWE-bench agents' final diffs are: that last step has
-`truncated=True`, the grade's reward, and `info["auto_submitted"] = True` with `info["truncation"]` saying why.
+`truncated=True`, the grade's reward, and `info["auto_submitted"] = True` with `info["truncation"]` saying why
+(`grade_on_truncation=False`: not graded, as mini-swe-agent's limits end a run).
 
 Without data the env serves the embedded synthetic instance `aemgym__tinycalc-1` (local backend, no Docker).
 """
@@ -35,7 +37,7 @@ from agent_envs.core import (
     Transition,
 )
 from agent_envs.sandbox.base import Sandbox, SandboxLimits
-from agent_envs.swebench import actions, synthetic
+from agent_envs.swebench import actions, prompts, synthetic
 from agent_envs.swebench.data import find_data_file, load_instances
 from agent_envs.swebench.grading import GradeResult, grade
 from agent_envs.swebench.spec import image_name, patch_test_files
@@ -59,23 +61,24 @@ class SWEBenchEnv(TextEnv):
             `gymnasium.make` (`turn_limit`, 50 as registered).
         grade_timeout_s: limit for the eval script.
         max_format_errors: end the episode after this many consecutive unparseable replies (None: never).
+        grade_on_truncation: grade the current diff of an episode cut short (False: it ends unresolved, as
+            mini-swe-agent's step limit does).
         docker_url / docker_namespace: Docker engine (default `$DOCKER_HOST` / the default socket) and image
             namespace for the Docker backend.
         **kwargs: `TextEnv` options (split, expert, invalid_action_penalty, render_mode, ...).
     """
 
     prompt_module: ClassVar[str] = "agent_envs.swebench.prompts"
-    invalid_feedback: ClassVar[str] = (
-        "Invalid response: {reason}. Reply with exactly one bash command in a ```bash code block "
-        "(or `submit` in one when you are done)."
-    )
+    invalid_feedback: ClassVar[str] = prompts.FORMAT_ERROR
+    tool_feedback: ClassVar[str] = prompts.TOOL_ERROR
+    action_format: ClassVar[str] = "```bash\n{action}\n```"
 
     def __init__(self, *, data_path: str | None = None, hf_dataset: str | None = None,
                  instance_ids: list[str] | None = None, repos: list[str] | None = None, backend: str = "local",
                  repos_dir: str | None = None, cache_dir: str | None = None, python: str | None = None,
                  command_timeout: float = 60.0, episode_budget_s: float = 1800.0, grade_timeout_s: float = 1800.0,
                  wall_time_limit_s: float | None = None, max_turns: int | None = None,
-                 max_format_errors: int | None = None, docker_url: str | None = None,
+                 max_format_errors: int | None = None, grade_on_truncation: bool = True, docker_url: str | None = None,
                  docker_namespace: str = "swebench", split: str = "test", **kwargs: Any):
         super().__init__(split=split, **kwargs)
         if backend not in ("local", "docker"):
@@ -85,6 +88,7 @@ class SWEBenchEnv(TextEnv):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.limits = SandboxLimits(timeout_s=command_timeout, episode_budget_s=episode_budget_s)
         self.grade_timeout_s, self.max_format_errors = grade_timeout_s, max_format_errors
+        self.grade_on_truncation = grade_on_truncation
         self.docker_url, self.docker_namespace = docker_url, docker_namespace
         self.wall_time_limit_s, self.max_turns = wall_time_limit_s, max_turns
         self._turn_limit: int | None = max_turns
@@ -98,6 +102,7 @@ class SWEBenchEnv(TextEnv):
         self._gold_applied = False
         self._grade_prelude = ""
         self._diff_base = ""
+        self._tool_call = False  # the action came as a tool call: answer in mini-swe-agent's tool layout
 
     # ----- tasks -----------------------------------------------------------------------------------------------------
     @classmethod
@@ -177,6 +182,11 @@ class SWEBenchEnv(TextEnv):
         why = {"turn_limit": f"the turn limit ({self._turn_limit}) is reached",
                "episode_budget": f"the command time budget ({self.limits.episode_budget_s:g} s) is spent",
                "wall_time": f"the wall-clock limit ({self.wall_time_limit_s} s) is reached"}[self._truncation]
+        if not self.grade_on_truncation:
+            self._close_sandbox()
+            info.update({"auto_submitted": False, "truncation": self._truncation})
+            info.pop(EXPERT_ACTION, None)
+            return f"{obs}\n\nThe episode ends: {why}; nothing was submitted.", reward, False, True, info
         graded = self._submit(f"{obs}\n\nThe episode ends: {why}; your current changes are submitted.")
         self.success, self.score = self.success or graded.success, max(self.score, graded.score)
         self._last_obs = graded.observation
@@ -188,6 +198,7 @@ class SWEBenchEnv(TextEnv):
 
     # ----- steps -----------------------------------------------------------------------------------------------------
     def _parse(self, response: str) -> str | None:
+        self._tool_call = False
         try:
             command = actions.parse_command(response)
         except actions.ParseError as exc:
@@ -196,9 +207,31 @@ class SWEBenchEnv(TextEnv):
         self._format_errors = 0
         return command
 
+    def tools(self) -> list[dict[str, Any]]:
+        """mini-swe-agent's `bash` tool, and `submit`."""
+        return prompts.TOOLS
+
+    def _tool_action(self, name: str, arguments: dict[str, Any]) -> str | None:
+        self._tool_call = True
+        if name == "submit":
+            command = "submit"
+        else:
+            try:
+                command = actions.check_command(str(arguments.get("command", "")))
+            except actions.ParseError:
+                return None
+        self._format_errors = 0
+        return command
+
+    def _invalid_tool_call(self, reason: str) -> Transition:
+        self._tool_call = True
+        return self._format_error(self.tool_feedback.format(reason=reason))
+
     def _unparseable(self, reason: str) -> Transition:
+        return self._format_error(self.invalid_feedback.format(reason=self._parse_error or reason))
+
+    def _format_error(self, feedback: str) -> Transition:
         self._format_errors += 1
-        feedback = self.invalid_feedback.format(reason=self._parse_error or reason)
         if self.max_format_errors is not None and self._format_errors >= self.max_format_errors:
             return Transition(feedback + " Too many format errors: the episode ends.", terminated=True,
                               info={ACTION_VALID: False})
@@ -211,7 +244,7 @@ class SWEBenchEnv(TextEnv):
         result = self.sandbox.exec(action)
         if action == self._gold_command():
             self._gold_applied = True
-        observation = actions.format_observation(result)
+        observation = actions.format_observation(result, tool=self._tool_call)
         info = {"exit_code": result.exit_code, "timed_out": result.timed_out}
         if actions.is_submit_output(result):
             return self._submit("Submitted.")

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent_envs.core import ACTION_VALID, Task, TaskSet, TextEnv, Transition
 from agent_envs.parsing import clean_action, extract_tag
+from agent_envs.tools import function_tool
 from agent_envs.webshop.catalog import find_catalog_files
 from agent_envs.webshop.engine import Session, World, load_world, resolve_data_dir
 from agent_envs.webshop.goals import split_of
@@ -140,6 +141,22 @@ class WebShopEnv(TextEnv):
         hint = "Reply with search[...] or click[...] inside <action> tags."
         return Transition(f"Invalid action: {reason}. {hint}\n{obs}",
                           info={ACTION_VALID: False, "anchor_obs": obs})
+
+    def _invalid_tool_call(self, reason: str) -> Transition:
+        obs = self._observe() if self.session else ""
+        return Transition(f"Invalid tool call: {reason}.\n{obs}", info={ACTION_VALID: False, "anchor_obs": obs})
+
+    def tools(self) -> list[dict[str, Any]]:
+        """`search(query)` on pages with a search bar and `click(element)` on a button, product id or option."""
+        query = {"type": "string", "description": "search keywords"}
+        element = {"type": "string", "description": "a clickable shown on the page, e.g. a product id or 'buy now'"}
+        return [function_tool("search", "Search the shop.", {"query": query}, ["query"]),
+                function_tool("click", "Click a button, product or option on the page.", {"element": element},
+                              ["element"])]
+
+    def _tool_action(self, name: str, arguments: dict[str, Any]) -> str | None:
+        value = arguments.get("query" if name == "search" else "element")
+        return clean_action(f"{name}[{value}]") if isinstance(value, str) and value.strip() else None
 
     def _admissible_actions(self) -> list[str] | None:
         if self.session is None:

@@ -28,6 +28,7 @@ def bench(
     base_url: o.BaseUrl = None,
     model: o.Model = None,
     api_key: o.ApiKey = None,
+    scaffold: o.Scaffold = None,
     template: o.Template = None,
     history: o.History = None,
     retry_errors: bool = typer.Option(None, "--retry-errors/--no-retry-errors",
@@ -48,7 +49,8 @@ def bench(
         "rollout.executor": executor, "output.dir": str(out) if out else None, "output.resume": resume or None,
         "env.max_steps": max_steps, "policy.seed": seed, "policy.temperature": temperature,
         "policy.max_new_tokens": max_new_tokens, "policy.base_url": base_url, "policy.model": model,
-        "prompt.template": template, "prompt.history_length": history, "rollout.retry_errors": retry_errors,
+        "prompt.scaffold": scaffold, "prompt.template": template, "prompt.history_length": history,
+        "rollout.retry_errors": retry_errors,
         **o.pairs("env.kwargs", env_arg), **o.pairs("policy.args", policy_arg),
     }
     if n_tasks == 0:

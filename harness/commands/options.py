@@ -41,7 +41,10 @@ Model = Annotated[str | None, typer.Option(help="Model name on the endpoint (or 
 ApiKey = Annotated[str | None, typer.Option(help="API key (or AEMGYM_API_KEY / OPENAI_API_KEY); never stored.",
                                             rich_help_panel=SAMPLING)]
 Template = Annotated[str | None, typer.Option(help="Prompt template: a name from the env's PROMPTS or a literal.")]
-History = Annotated[int | None, typer.Option(help="Past (observation, action) pairs shown in the prompt.")]
+History = Annotated[int | None, typer.Option(help="verl_agent: past (observation, action) pairs shown in the prompt.")]
+Scaffold = Annotated[str | None, typer.Option(
+    help="How each turn is prompted: chat (the whole conversation), verl_agent (task + last pairs; the RL prompt), "
+         "react (Thought/Action), tools (OpenAI tool calls).")]
 
 
 def fail(message: str) -> typer.Exit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -15,7 +16,8 @@ def serve(
     port: int = typer.Option(3000, help="Port."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Catalog directory (default: $AEMGYM_WEBSHOP_DATA or the "
                                                            "bundled synthetic catalog)."),
-    goals: str = typer.Option("human", help="Goal set: human (the original site's default) or synthetic."),
+    goals: str = typer.Option(None, help="Goal set: human (the original site's) or synthetic (default: human when the "
+                                         "catalog has human goals, else synthetic)."),
     full: bool = typer.Option(False, "--full", help="Use the full-catalog files."),
     backend: str = typer.Option("bm25s", help="Search backend: bm25s or tantivy."),
     attrs: bool = typer.Option(False, "--attrs", help="Show the Attributes tab on item pages."),
@@ -24,14 +26,26 @@ def serve(
     """Serve the shop; sessions `/fixed_<i>` get goal i, other ids a weighted random goal."""
     import uvicorn
 
+    from agent_envs.errors import AgentEnvsError
     from agent_envs.webshop.engine import load_world
     from agent_envs.webshop.webapp import create_app
+    from harness.commands.options import fail
 
-    world = load_world(None if data_dir is None else str(data_dir), goals=goals, search_backend=backend, full=full,
-                       show_attrs=attrs)
+    def world_with(kind: str) -> Any:
+        return load_world(None if data_dir is None else str(data_dir), goals=kind, search_backend=backend, full=full,
+                          show_attrs=attrs)
+
+    try:
+        world = world_with(goals or "human")
+        if not world.goals and goals is None:
+            typer.echo("note: this catalog has no human goals (the bundled one has none); serving synthetic goals")
+            goals, world = "synthetic", world_with("synthetic")
+    except (AgentEnvsError, ValueError) as exc:
+        raise fail(str(exc).splitlines()[0]) from None
     if not world.goals:
-        typer.echo(f"no {goals} goals in this catalog; try --goals synthetic", err=True)
-        raise typer.Exit(1)
+        raise fail(f"no {goals} goals in this catalog; use --goals synthetic, or a catalog with human goals "
+                   "(`aemgym data fetch webshop`)")
+    goals = goals or "human"
     typer.echo(f"WebShop: {len(world.catalog)} products, {len(world.goals)} {goals} goals on http://{host}:{port}/")
     uvicorn.run(create_app(world, log_dir), host=host, port=port, log_level="warning")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 from typing import Any
 
 from harness.config import ModelSection, PolicySection
@@ -24,8 +25,11 @@ POLICIES: dict[str, str] = {
     "random": "harness.policies.scripted:RandomPolicy",
     "scripted": "harness.policies.scripted:ScriptedPolicy",
 }
-#: Sampling defaults of local models (the tiny byte model answers in a few tokens).
-LOCAL_MAX_NEW_TOKENS = {"tiny": 32}
+#: Sampling defaults of local models where the run leaves them unset. SmolLM2-135M at temperature 1.0 with 256 tokens
+#: and no stop string wrote gibberish; at 0.7 with 48 tokens and the scaffold's stop string (`</action>`) it writes
+#: short prose. The tiny byte model answers in a few tokens.
+LOCAL_SAMPLING: dict[str, dict[str, Any]] = {"smollm2": {"temperature": 0.7, "max_new_tokens": 48},
+                                             "tiny": {"max_new_tokens": 32}}
 
 
 def import_object(path: str) -> Any:
@@ -88,12 +92,14 @@ def _local_policy(config: PolicySection, model_config: ModelSection, concurrency
     given = {"max_new_tokens": config.max_new_tokens, "temperature": config.temperature, "top_p": config.top_p,
              "stop": config.stop, "seed": config.seed}
     sampling_args.update({k: v for k, v in given.items() if v is not None})
-    sampling_args.setdefault("max_new_tokens", LOCAL_MAX_NEW_TOKENS.get(config.name, 256))
+    for key, value in LOCAL_SAMPLING.get(config.name, {}).items():
+        sampling_args.setdefault(key, value)
     sampling = Sampling(**sampling_args)
     model, tokenizer = load_model(config.name, model_config)
     allowed = single_token_ids(tokenizer, config.allowed_tokens)
     name = args.pop("name", "smollm2-135m-instruct" if config.name == "smollm2" else config.name)
-    return LocalPolicy(model, tokenizer, sampling=sampling, name=name,
+    threads = config.threads or (1 if (os.cpu_count() or 1) <= 4 else None)
+    return LocalPolicy(model, tokenizer, sampling=sampling, name=name, threads=threads,
                        max_batch=config.max_batch or args.pop("max_batch", max(1, concurrency)),
                        max_prompt_tokens=config.max_prompt_tokens, allowed_token_ids=allowed,
                        seed=model_config.seed if config.seed is None else config.seed, **args)

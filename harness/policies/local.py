@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from harness.models.sampler import Sampled, Sampling, allowed_mask, cut_at_stop, sample_batch
-from harness.types import Message, PolicyResponse, StepContext
+from harness.types import Message, PolicyResponse, StepContext, message_text
 
 
 @dataclass
@@ -48,11 +48,13 @@ class LocalPolicy:
         allowed_token_ids: constrained decoding to these token ids (the learner must get the same ids).
         seed: seed of the sampling RNG (a request's own `Sampling.seed` uses a fresh generator).
         gather_s: how long the batcher waits for more requests after the first one arrives.
+        threads: torch threads of the sampling thread (None: the creator's setting).
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, sampling: Sampling | None = None, name: str = "local",
                  max_batch: int = 8, max_prompt_tokens: int | None = None,
-                 allowed_token_ids: list[int] | None = None, seed: int = 0, gather_s: float = 0.002):
+                 allowed_token_ids: list[int] | None = None, seed: int = 0, gather_s: float = 0.002,
+                 threads: int | None = None):
         self.model, self.tokenizer, self.name = model, tokenizer, name
         self.sampling = sampling or Sampling()
         self.max_batch, self.gather_s = int(max_batch), gather_s
@@ -67,12 +69,14 @@ class LocalPolicy:
         # OpenMP thread counts are per thread: give the sampling thread the creator's setting (a fresh thread would use
         # every core, 5-30x slower for small models on a busy 2-core box; training.md §3)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample",
-                                            initializer=torch.set_num_threads, initargs=(torch.get_num_threads(),))
+                                            initializer=torch.set_num_threads,
+                                            initargs=(threads or torch.get_num_threads(),))
         self._queue: list[tuple[list[int], asyncio.Future[Sampled]]] = []
         self._worker: asyncio.Task[None] | None = None
         self.generated_tokens = 0
         self.generation_time_s = 0.0
         self.batches = 0
+        self._message_overhead: int | None = None
 
     def set_temperature(self, temperature: float) -> None:
         """Sampling temperature of the next requests (training rollouts vs evaluation)."""
@@ -84,6 +88,20 @@ class LocalPolicy:
         encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                      return_dict=True)
         return list(encoded["input_ids"])[-self.max_prompt_tokens :]
+
+    def count_tokens(self, message: Message) -> int:
+        """Tokens `message` adds to a prompt: its text under this tokenizer plus the chat template's framing of one
+        message (measured once on this template). For the context budget of conversation scaffolds."""
+        if self._message_overhead is None:
+            system = [{"role": "system", "content": "x"}]
+            both = [*system, {"role": "user", "content": "x"}]
+            lengths = [len(self.tokenizer.apply_chat_template(m, tokenize=True, return_dict=True)["input_ids"])
+                       for m in (system, both)]
+            self._message_overhead = max(0, lengths[1] - lengths[0] - len(self._text_ids("x")))
+        return self._message_overhead + len(self._text_ids(message_text(message)))
+
+    def _text_ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def sample(self, prompts: list[list[int]], sampling: Sampling | None = None) -> list[Sampled]:
         """Sample one response per prompt of token ids. Thread-safe (one batch at a time)."""

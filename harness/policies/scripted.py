@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.types import Message, PolicyResponse, StepContext
+
+_BRACKETED = re.compile(r"^(\w+)\[(.*)\]$", re.DOTALL)
 
 Reply = str | PolicyResponse
 
@@ -18,6 +22,36 @@ def _as_response(reply: Reply, started: float) -> PolicyResponse:
     if isinstance(reply, PolicyResponse):
         return reply
     return PolicyResponse(text=str(reply), finish_reason="stop", latency_s=time.perf_counter() - started)
+
+
+def tool_call_for(action: str, tools: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A tool call meaning the engine action `action`: `name[arg]` → tool `name` with its one parameter, a tool's
+    name → that tool without arguments, else the first tool with one required parameter, given `action`."""
+    by_name = {t["function"]["name"]: t["function"].get("parameters", {}) for t in tools}
+
+    def call(name: str, value: str | None) -> dict[str, Any]:
+        params = list(by_name[name].get("properties", {}))
+        arguments = {params[0]: value} if value is not None and params else {}
+        return {"name": name, "arguments": json.dumps(arguments)}
+
+    bracketed = _BRACKETED.match(action)
+    if bracketed and bracketed.group(1) in by_name:
+        return call(bracketed.group(1), bracketed.group(2))
+    if action in by_name and not by_name[action].get("required"):
+        return call(action, None)
+    for name, params in by_name.items():
+        if len(params.get("required", [])) == 1:
+            return call(name, action)
+    return None
+
+
+def action_reply(action: str, context: StepContext, started: float) -> PolicyResponse:
+    """`action` written as the scaffold expects: a tool call when tools are offered, else the env's text format."""
+    if context.tools:
+        call = tool_call_for(action, context.tools)
+        return PolicyResponse(text="", tool_calls=[call] if call else None, finish_reason="tool_calls",
+                              latency_s=time.perf_counter() - started)
+    return _as_response(context.action_format.format(action=action), started)
 
 
 class ScriptedPolicy:
@@ -57,7 +91,8 @@ class ScriptedPolicy:
 
 
 class ExpertPolicy:
-    """Answers `<action>{expert action}</action>` from `context.info["expert_action"]`.
+    """Answers the env's expert action (`context.info["expert_action"]`) in the env's action format (a tool call with
+    the `tools` scaffold).
 
     The runner builds envs with `expert=True` for policies whose `needs_expert` is true.
     """
@@ -76,7 +111,7 @@ class ExpertPolicy:
         action = context.info.get("expert_action")
         if action is None:
             return PolicyResponse(text="", error="no expert_action in info: build the env with expert=True")
-        return _as_response(f"<action>{action}</action>", started)
+        return action_reply(str(action), context, started)
 
 
 class RandomPolicy:
@@ -91,4 +126,4 @@ class RandomPolicy:
         """A random choice among `context.info["admissible_actions"]`."""
         started = time.perf_counter()
         actions = context.info.get("admissible_actions") or [self.fallback]
-        return _as_response(f"<action>{self.rng.choice(list(actions))}</action>", started)
+        return action_reply(str(self.rng.choice(list(actions))), context, started)

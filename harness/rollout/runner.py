@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,7 @@ from harness.rollout.env_executors import (
 )
 from harness.rollout.episode import run_episode
 from harness.storage import RunStore
-from harness.types import Episode, Policy
+from harness.types import Episode, Policy, Turn
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ def _error_episode(spec: EpisodeSpec, env_id: str, exc: BaseException) -> Episod
 
 
 async def play_spec(
-    spec: EpisodeSpec, env_id: str, env_kwargs: dict, policy: Policy, builder: PromptBuilder, executor: EnvExecutor
+    spec: EpisodeSpec, env_id: str, env_kwargs: dict, policy: Policy, builder: PromptBuilder, executor: EnvExecutor,
+    on_turn: Callable[[Turn], None] | None = None,
 ) -> Episode:
     """Take an env from `executor`, play `spec` and give the env back (kept for the next episode only when this one
     ended normally); an env that fails to start gives an `error` episode."""
@@ -71,7 +74,7 @@ async def play_spec(
         options = {"split": spec.split} if spec.split else None
         episode = await run_episode(
             handle, policy, builder, env_id=env_id, episode_id=spec.episode_id, task_id=spec.task_id,
-            group_id=spec.group_id, sample_index=spec.sample_index, seed=spec.seed, options=options,
+            group_id=spec.group_id, sample_index=spec.sample_index, seed=spec.seed, options=options, on_turn=on_turn,
         )
         episode.iteration, episode.phase = spec.iteration, spec.phase
         return episode
@@ -140,18 +143,37 @@ async def run_episodes(
 
         bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=env_id.split("/")[-1], unit="ep",
                    file=sys.stderr, dynamic_ncols=True)
+    progress_state = {"turns": 0, "tokens": 0, "successes": 0, "errors": 0, "shown": 0.0, "start": time.perf_counter()}
+
+    def show(force: bool = False) -> None:  # per turn, at most twice a second
+        now = time.perf_counter()
+        if bar is None or (not force and now - progress_state["shown"] < 0.5):
+            return
+        progress_state["shown"] = now
+        elapsed = max(1e-9, now - progress_state["start"])
+        bar.set_postfix({"turns": progress_state["turns"], "turns/s": f"{progress_state['turns'] / elapsed:.1f}",
+                         "tok/s": f"{progress_state['tokens'] / elapsed:.0f}",
+                         "success": progress_state["successes"], "errors": progress_state["errors"]}, refresh=False)
+        bar.refresh()
+
+    def on_turn(turn: Turn) -> None:
+        progress_state["turns"] += 1
+        usage = turn.response.usage.get("completion_tokens", 0)
+        progress_state["tokens"] += len(turn.response.token_ids or ()) or usage
+        show()
 
     async def one(spec: EpisodeSpec) -> None:
         async with semaphore:
-            episode = await play_spec(spec, env_id, env_kwargs, policy, builder, env_executor)
+            episode = await play_spec(spec, env_id, env_kwargs, policy, builder, env_executor,
+                                      on_turn if bar is not None else None)
         if store is not None:
             store.append(episode)
         done[spec.episode_id] = episode
         if bar is not None:
+            progress_state["successes"] += int(episode.success)
+            progress_state["errors"] += int(episode.status == "error")
             bar.update(1)
-            successes = sum(e.success for e in done.values())
-            errors = sum(e.status == "error" for e in done.values())
-            bar.set_postfix(success=f"{successes}/{len(done)}", errors=errors, refresh=False)
+            show(force=True)
 
     try:
         await asyncio.gather(*(one(s) for s in todo))

@@ -147,9 +147,10 @@ def test_prompt_templates_format() -> None:
     fields = {"instruction": "put a hot apple in fridge.", "step": 3, "history_length": 2,
               "history": "[Observation 1: 'a', Action 1: 'look']", "observation": "You arrive at fridge 1.",
               "admissible_actions": "'go to fridge 1', 'look'"}  # fmt: skip
-    for name in ("verl_agent", "verl_agent_no_history", "react"):
+    for name in ("verl_agent", "verl_agent_no_history", "chat", "react", "tools"):
         text = prompts.PROMPTS[name].format(**fields)
-        assert "You arrive at fridge 1." in text and "<action>" in text and "{" not in text
+        assert "You arrive at fridge 1." in text and "{" not in text
+        assert ("<action>" in text) == name.startswith(("verl_agent", "chat"))  # react: Action:, tools: tool calls
     assert "put a hot apple" in prompts.PROMPTS["verl_agent"].format(**fields)
     assert gym.spec(ENV_ID).entry_point.endswith("ALFWorldEnv")
 

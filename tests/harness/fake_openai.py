@@ -1,8 +1,12 @@
 """A fake OpenAI-compatible server (a test double) that answers instantly, for tests and overhead benchmarks.
 
-Replies come from a list (cycled) or a function of the request body. Faults are injected from a queue, one per
-request, before normal replies resume: `"429"`, `"500"`, `"503"`, `"slow:<seconds>"`, `"malformed"` (invalid JSON
-with status 200), `"empty"` (a JSON body without choices). Add faults at run time with `POST /fake/faults`;
+Replies come from a list (cycled) or a function of the request body; a reply is a text or a dict
+`{"content": ..., "tool_calls": [{"name": ..., "arguments": "<JSON>"}], "finish_reason": ...}` (tool calls get ids).
+Faults are injected from a queue, one per request, before normal replies resume: `"429"`, `"500"`, `"503"`,
+`"slow:<seconds>"`, `"malformed"` (invalid JSON with status 200), `"empty"` (a JSON body without choices). Add faults
+at run time with `POST /fake/faults`. Server quirks, for every request: `reject_params` (a 400 naming the first such
+parameter the request has, as OpenAI words it), `context_chars` (a 400 "maximum context length" when the messages
+hold more characters), `ignore_logprobs` (no log-probs even when asked).
 `fault_rate` answers that share of the other requests with a 500 (seeded).
 """
 
@@ -19,17 +23,22 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+Reply = str | dict[str, Any]
+
 
 class FakeOpenAI:
     """State of one fake server; `app` is its ASGI app."""
 
     def __init__(
         self,
-        replies: Iterable[str] | Callable[[dict[str, Any]], str] = ("<action>A</action>",),
+        replies: Iterable[Reply] | Callable[[dict[str, Any]], Reply] = ("<action>A</action>",),
         faults: Iterable[str] = (),
         model: str = "fake-model",
         fault_rate: float = 0.0,
         seed: int = 0,
+        reject_params: Iterable[str] = (),
+        context_chars: int | None = None,
+        ignore_logprobs: bool = False,
     ):
         self.reply_fn = replies if callable(replies) else None
         self.replies = itertools.cycle(list(replies)) if not callable(replies) else None
@@ -37,10 +46,23 @@ class FakeOpenAI:
         self.fault_rate = fault_rate  # besides the queue: this share of requests gets a 500
         self.rng = random.Random(seed)
         self.model = model
+        self.reject_params = list(reject_params)
+        self.context_chars, self.ignore_logprobs = context_chars, ignore_logprobs
         self.requests: list[dict[str, Any]] = []
         self.app = self._build()
 
-    def _reply(self, body: dict[str, Any]) -> str:
+    def _quirk(self, body: dict[str, Any]) -> str | None:
+        """The 400 message this server's quirks give `body`, if any."""
+        for name in self.reject_params:
+            if name in body:
+                hint = " Use 'max_completion_tokens' instead." if name == "max_tokens" else ""
+                return f"Unsupported parameter: '{name}' is not supported with this model.{hint}"
+        chars = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
+        if self.context_chars is not None and chars > self.context_chars:
+            return f"This model's maximum context length is {self.context_chars // 4} tokens; the messages are longer."
+        return None
+
+    def _reply(self, body: dict[str, Any]) -> Reply:
         if self.reply_fn is not None:
             return self.reply_fn(body)
         assert self.replies is not None
@@ -75,15 +97,24 @@ class FakeOpenAI:
                 return JSONResponse({"id": "x", "object": "chat.completion", "created": 0, "model": self.model})
             if fault and fault.startswith("slow:"):
                 await asyncio.sleep(float(fault.split(":", 1)[1]))
-            text = self._reply(body)
+            quirk = self._quirk(body)
+            if quirk:
+                return JSONResponse({"error": {"message": quirk, "type": "invalid_request_error"}}, status_code=400)
+            reply = self._reply(body)
+            reply = {"content": reply} if isinstance(reply, str) else reply
+            text = reply.get("content") or ""
             n_tokens = max(1, len(text.encode()))
-            choice: dict[str, Any] = {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
-                "token_ids": list(text.encode()),
-            }
-            if body.get("logprobs"):
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if reply.get("tool_calls"):
+                message["tool_calls"] = [
+                    {"id": f"call_{len(self.requests)}_{i}", "type": "function",
+                     "function": {"name": c["name"], "arguments": c.get("arguments", "{}")}}
+                    for i, c in enumerate(reply["tool_calls"])
+                ]
+            finish = reply.get("finish_reason") or ("tool_calls" if reply.get("tool_calls") else "stop")
+            choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": finish,
+                                      "token_ids": list(text.encode())}
+            if body.get("logprobs") and not self.ignore_logprobs:
                 choice["logprobs"] = {"content": [
                     {"token": chr(b) if b < 128 else "?", "logprob": -0.5, "bytes": [b], "top_logprobs": []}
                     for b in text.encode()

@@ -6,6 +6,8 @@ import asyncio
 import json
 import urllib.request
 
+import pytest
+
 from harness.policies.openai_compat import OpenAIPolicy
 from harness.serve.runner import free_port
 from harness.types import StepContext
@@ -96,3 +98,45 @@ def test_settings_come_from_env_vars(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "k1")
     policy = OpenAIPolicy()
     assert (policy.base_url, policy.model, policy.api_key) == ("http://127.0.0.1:9/v1", "m1", "k1")
+
+
+def test_a_server_wanting_max_completion_tokens_gets_it_with_one_warning(fake_server):
+    fake_server.fake.reject_params = ["max_tokens", "stop"]
+    policy = OpenAIPolicy(base_url=fake_server.base_url, model="fake-model", max_tokens=7, stop=["</action>"],
+                          max_retries=0)
+    with pytest.warns(RuntimeWarning) as warned:
+        first, second = ask(policy), ask(policy)
+    assert first.error is None and second.error is None
+    mine = [str(w.message) for w in warned if "fake-model at" in str(w.message)]
+    assert len(mine) == 2 and mine[0].endswith("the server wants max_completion_tokens instead of max_tokens; using it")
+    assert mine[1].endswith("the server does not support 'stop'; sending requests without it")
+    last = fake_server.fake.requests[-1]
+    assert last["max_completion_tokens"] == 7 and "max_tokens" not in last and "stop" not in last
+    assert len(fake_server.fake.requests) == 4  # two refusals, then every request goes through
+
+
+def test_ignored_logprobs_are_reported_once(fake_server):
+    fake_server.fake.ignore_logprobs = True
+    policy = OpenAIPolicy(base_url=fake_server.base_url, model="fake-model", logprobs=True, max_retries=0)
+    with pytest.warns(RuntimeWarning, match="ignored the requested log-probs") as warned:
+        ask(policy), ask(policy)
+    assert len([w for w in warned if "log-probs" in str(w.message)]) == 1
+
+
+def test_a_stop_string_the_server_cut_is_put_back(fake_server):
+    fake_server.fake.replies = iter(["I pick B. <action>B", "no tag at all"])
+    policy = OpenAIPolicy(base_url=fake_server.base_url, model="fake-model", stop=["</action>"], max_retries=0)
+    assert ask(policy).text == "I pick B. <action>B</action>"
+    assert ask(policy).text == "no tag at all"
+
+
+def test_tools_are_sent_and_tool_calls_parsed(fake_server):
+    tools = [{"type": "function", "function": {"name": "open_door", "parameters": {"type": "object"}}}]
+    fake_server.fake.replies = iter([{"content": "B it is", "tool_calls": [{"name": "open_door",
+                                                                            "arguments": '{"door": "B"}'}]}])
+    policy = OpenAIPolicy(base_url=fake_server.base_url, model="fake-model", max_retries=0)
+    response = asyncio.run(policy.respond(MESSAGES, StepContext("t", 0, tools=tools)))
+    assert response.text == "B it is" and response.finish_reason == "tool_calls"
+    assert response.tool_calls == [{"id": "call_1_0", "name": "open_door", "arguments": '{"door": "B"}'}]
+    request = fake_server.fake.requests[-1]
+    assert request["tools"] == tools and request["parallel_tool_calls"] is False

@@ -173,18 +173,19 @@ def test_hostile_text_is_stored_and_read_back_exactly(tmp_path):
     assert stored.turns[0].response.text == hostile and stored.turns[0].observation == episode.turns[0].observation
 
 
-def test_prompt_builder_history_window_and_templates():
-    builder = PromptBuilder(None, PromptSection(history_length=2))
-    history = [(f"obs {i}", f"thinking <action>act {i}</action>") for i in range(5)]
-    messages = builder.build(instruction="Do it", history=history, observation="now", admissible_actions=["a", "b"])
-    text = messages[-1]["content"]
+def test_verl_agent_prompt_history_window_and_templates():
+    builder = PromptBuilder(None, PromptSection(scaffold="verl_agent", history_length=2))
+    transcript = builder.start(instruction="Do it", observation="start", info={"admissible_actions": None})
+    first, kept = transcript.prompt()
+    assert kept == 0 and "(any action)" in first[-1]["content"] and "Observation 1" not in first[-1]["content"]
+    transcript.history = [(f"obs {i}", f"thinking <action>act {i}</action>") for i in range(5)]
+    transcript.observation, transcript.admissible = "now", ["a", "b"]
+    text = transcript.prompt()[0][-1]["content"]
     assert "Observation 4: 'obs 3'" in text and "Action 5: 'act 4'" in text and "obs 2" not in text
     assert "Before this turn you took 5 step(s)" in text and "- a\n- b" in text and "now" in text
-    first = builder.build(instruction="Do it", history=[], observation="start", admissible_actions=None)
-    assert "(any action)" in first[-1]["content"] and "Observation 1" not in first[-1]["content"]
-    no_system = PromptBuilder(None, PromptSection(system_prompt=""))
-    assert [m["role"] for m in no_system.build(instruction="x", history=[], observation="y",
-                                                admissible_actions=None)] == ["user"]
+    no_system = PromptBuilder(None, PromptSection(scaffold="verl_agent", system_prompt=""))
+    messages, _ = no_system.start(instruction="x", observation="y", info={}).prompt()
+    assert [m["role"] for m in messages] == ["user"]
     with pytest.raises(ValueError, match="no prompt template"):
         PromptBuilder(None, PromptSection(template="missing"))
 
@@ -197,8 +198,30 @@ def test_env_prompt_modules_are_used_and_validated(tmp_path, monkeypatch):
     module.PROMPTS = {"verl_agent": "T={instruction} O={observation} A={admissible_actions} H={history}"}
     monkeypatch.setitem(sys.modules, "fake_prompts_mod", module)
     env_cls = type("E", (), {"prompt_module": "fake_prompts_mod"})
-    text = PromptBuilder(env_cls).build(instruction="i", history=[], observation="o", admissible_actions=["x"])
+    builder = PromptBuilder(env_cls, PromptSection(scaffold="verl_agent"))
+    text, _ = builder.start(instruction="i", observation="o", info={"admissible_actions": ["x"]}).prompt()
     assert text[-1]["content"] == "T=i O=o A=- x H=(none)"
     module.PROMPTS = {"bad": "{nope}"}
     with pytest.raises(ValueError, match="unknown fields"):
         PromptBuilder(env_cls)
+
+
+def test_progress_counts_turns_as_they_happen(capsys):
+    import asyncio
+
+    from harness.rollout.env_executors import make_executor
+    from harness.rollout.episode import run_episode
+
+    seen = []
+
+    async def one():
+        executor = make_executor("inline")
+        handle = await executor.open(DOORS, {"expert": True})
+        return await run_episode(handle, ExpertPolicy(), PromptBuilder(), env_id=DOORS, episode_id="e",
+                                 task_id="doors-test-0", group_id="g", on_turn=seen.append)
+
+    episode = asyncio.run(one())
+    assert seen == episode.turns and len(seen) == 3
+    run_episodes_sync(DOORS, {}, ExpertPolicy(), specs(3), progress=True)
+    bar = capsys.readouterr().err
+    assert "turns=9" in bar and "turns/s=" in bar and "tok/s=" in bar and "errors=0" in bar
