@@ -117,7 +117,7 @@ def test_policy_from_a_module_without_a_dot(fresh_dir, monkeypatch):
     monkeypatch.syspath_prepend(str(fresh_dir))
     result = aemgym("bench", "doors", "-n", "2", "--policy", "mymod:MyPolicy", "--no-progress")
     assert result.exit_code == 0, result.output
-    assert "Episodes: 2 (0 errors" in result.output
+    assert "Episodes: 2 on 2 tasks × 1 (2 completed, 0 infrastructure errors)" in result.output
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -69,15 +69,29 @@ def swebench_section(record: dict[str, Any]) -> Markup:
     return tag("section", *parts, class_="swebench")
 
 
-def _messages(messages: list[Any]) -> Markup:
+def _messages(messages: list[Any], new: int) -> Markup:
+    """The turn's whole prompt; the last `new` messages are the ones this turn added (a conversation is stored as
+    the messages each turn adds, see `harness.types.prompts`)."""
     blocks = []
     for message in messages:
         message = as_dict(message)
         blocks.append(tag("div", tag("div", as_text(message.get("role", "?")), class_="role"),
                           text_block(as_text(message.get("content", ""))), class_="message"))
     chars = sum(len(as_text(as_dict(m).get("content", ""))) for m in messages)
-    return tag("details", tag("summary", f"prompt: {len(messages)} messages, {chars} characters"), *blocks,
+    added = f", {new} new" if new < len(messages) else ""
+    return tag("details", tag("summary", f"prompt: {len(messages)} messages{added}, {chars} characters"), *blocks,
                class_="prompt")
+
+
+def full_prompts(turns: list[Any]) -> list[list[Any]]:
+    """Each turn's whole prompt from the stored records (`messages` added + the first `messages_kept` of the
+    previous prompt), as `harness.types.prompts` does for `Turn`s."""
+    out: list[list[Any]] = []
+    for turn in turns:
+        turn = as_dict(turn)
+        kept = int(turn.get("messages_kept") or 0)
+        out.append((out[-1][:kept] if out and kept else []) + as_list(turn.get("messages")))
+    return out
 
 
 def action_of(env_id: str, info: dict[str, Any], text: str) -> tuple[str | None, str]:
@@ -98,7 +112,7 @@ def action_of(env_id: str, info: dict[str, Any], text: str) -> tuple[str | None,
     return (clean_action(tagged), "the response's <action> tag") if tagged else (None, "no <action> tag")
 
 
-def _turn(number: int, turn: dict[str, Any], env_id: str, decoder: Any,
+def _turn(number: int, turn: dict[str, Any], prompt: list[Any], env_id: str, decoder: Any,
           values: tuple[float, float, float] | None) -> Markup:
     response, info = as_dict(turn.get("response")), as_dict(turn.get("info"))
     valid = info.get("action_valid")
@@ -114,7 +128,7 @@ def _turn(number: int, turn: dict[str, Any], env_id: str, decoder: Any,
         kind = "amplified" if alpha > 1 + 1e-6 else "damped" if alpha < 1 - 1e-6 else "neutral"
         head += [" · ", tag("span", f"α {alpha:.3f} ({kind}) · advantage {adv:+.3f} · response entropy "
                                     f"{entropy:.3f}", class_=f"alpha {kind}")]
-    parts: list[Any] = [tag("div", *head, class_="turn-head"), _messages(as_list(turn.get("messages")))]
+    parts: list[Any] = [tag("div", *head, class_="turn-head"), _messages(prompt, len(as_list(turn.get("messages"))))]
     facts = [f"finish: {response.get('finish_reason')}" if response.get("finish_reason") else "",
              f"latency {_number(response.get('latency_s'))} s" if "latency_s" in response else "",
              " · ".join(f"{k} {v}" for k, v in as_dict(response.get("usage")).items())]
@@ -153,8 +167,8 @@ def episode_body(run: Run, record: dict[str, Any]) -> Markup:
     parts.append(swebench_section(record))
     if not turns:
         parts.append(notice("No turns recorded.", "info"))
-    for number, turn in enumerate(turns):
-        parts.append(_turn(number, as_dict(turn), env_id, decoder, values.get(number)))
+    for number, (turn, prompt) in enumerate(zip(turns, full_prompts(turns), strict=True)):
+        parts.append(_turn(number, as_dict(turn), prompt, env_id, decoder, values.get(number)))
     return join(parts)
 
 
