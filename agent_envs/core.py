@@ -132,7 +132,7 @@ class Transition:
 class TextEnv(gym.Env[str, str]):
     """Base class of every `agent_envs` environment. Observation: text. Action: the model's raw response text."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}  # noqa: RUF012 - gymnasium's own attribute
     #: Where a harness should run this env (`process` for engines whose calls hold a process-wide lock, `inline` for
     #: microsecond steps, `thread` otherwise).
     executor_hint: ClassVar[str] = "thread"
@@ -300,7 +300,8 @@ class TextEnv(gym.Env[str, str]):
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Parse and apply one model response (or tool call, see `agent_envs.tools`). Unparseable output is an
-        invalid action, never an exception."""
+        invalid action, never an exception.
+        """
         if self.task is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         self.steps += 1

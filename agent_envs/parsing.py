@@ -32,7 +32,8 @@ def clean_action(action: str, max_chars: int = MAX_ACTION_CHARS) -> str:
     observation that echoes the action is valid UTF-8), whitespace collapsed, length capped.
 
     Only the first `8 * max_chars` characters are read: NFKC can expand one character into 18, and a megabyte-long
-    action is cut to `max_chars` anyway."""
+    action is cut to `max_chars` anyway.
+    """
     action = unicodedata.normalize("NFKC", action.strip()[: 8 * max_chars])
     action = _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", action))
     return " ".join(action.split())[:max_chars]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 from gymnasium.utils.env_checker import check_env
@@ -109,6 +109,7 @@ class TextEnvConformance:
 
     # ----- tests ------------------------------------------------------------------------------------------------
     def test_is_text_env(self) -> None:
+        """The env is a `TextEnv` registered with a turn limit."""
         env = self.make_env()
         try:
             assert isinstance(env.unwrapped, TextEnv)
@@ -117,6 +118,7 @@ class TextEnvConformance:
             env.close()
 
     def test_check_env(self) -> None:
+        """Gymnasium's own `check_env` passes and the first observation is in the observation space."""
         env = self.make_env()
         try:
             if not self.skip_determinism:
@@ -127,6 +129,7 @@ class TextEnvConformance:
             env.close()
 
     def test_reset_info_and_replay(self) -> None:
+        """`reset` gives the standard info keys, and the same seed and task replay the same observation."""
         env = self.make_env()
         try:
             obs, info = env.reset(seed=3)
@@ -141,9 +144,10 @@ class TextEnvConformance:
             env.close()
 
     def test_task_set(self) -> None:
+        """The task set has splits with tasks, and every task id resolves."""
         env = self.make_env()
         try:
-            task_set = env.unwrapped.task_set
+            task_set = cast(TextEnv, env.unwrapped).task_set
             sizes = task_set.sizes()
             assert sizes and all(n > 0 for n in sizes.values()), sizes
             split = next(iter(sizes))
@@ -153,6 +157,7 @@ class TextEnvConformance:
             env.close()
 
     def test_good_step(self) -> None:
+        """A well-formed response steps the env with the standard info keys."""
         env = self.make_env()
         try:
             _, info = env.reset(seed=1)
@@ -165,6 +170,7 @@ class TextEnvConformance:
             env.close()
 
     def test_bad_responses_are_invalid_not_errors(self) -> None:
+        """Malformed responses are invalid actions with feedback, never exceptions."""
         env = self.make_env()
         try:
             env.reset(seed=2)
@@ -178,9 +184,11 @@ class TextEnvConformance:
             env.close()
 
     def test_turn_limit_truncates(self) -> None:
+        """The registered turn limit truncates the episode."""
         env = self.make_env()
         try:
             env.reset(seed=4)
+            assert env.spec is not None and env.spec.max_episode_steps is not None
             limit = env.spec.max_episode_steps
             for turn in range(limit):
                 _, _, terminated, truncated, info = env.step("no action here")
@@ -191,6 +199,7 @@ class TextEnvConformance:
             env.close()
 
     def test_close_is_idempotent(self) -> None:
+        """`close` may be called twice."""
         env = self.make_env()
         env.reset(seed=5)
         env.close()

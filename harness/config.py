@@ -105,7 +105,8 @@ class PolicySection(Section):
 
 class ModelSection(Section):
     """How a local model is built: the policy's own (`policy.name` tiny, smollm2 or hf:<dir>), or the model a
-    training run updates while rollouts come from a server."""
+    training run updates while rollouts come from a server.
+    """
 
     name: str | None = None
     """`tiny`, `smollm2` or `hf:<dir>`; taken from `policy.name` when the policy is a local model."""
@@ -422,7 +423,7 @@ LEGACY_KEYS = {
     "loop.output_dir": "output.dir",
 }
 
-ConfigT = TypeVar("ConfigT", bound=BenchConfig)
+ConfigT = TypeVar("ConfigT", bound=Section)
 
 
 def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -51,6 +51,9 @@ class PromptBuilder:
         """The transcript of a new episode, from what the env's reset returned.
 
         Args:
+            instruction: the task text.
+            observation: the first observation.
+            info: the reset's info (admissible actions, tools).
             counter: tokens of one message (`harness.scaffolds.token_counter(policy)`).
             budget: most prompt tokens (None: no limit; the `verl_agent` prompt does not grow and ignores it).
         """
@@ -65,7 +68,8 @@ class PromptBuilder:
 
     def stop(self) -> list[str]:
         """Stop strings that end a reply once its action is complete: the closing tag of tag actions, ReAct's
-        `Observation:`; none for tool calls and fenced commands (a fence closes like it opens)."""
+        `Observation:`; none for tool calls and fenced commands (a fence closes like it opens).
+        """
         if self.scaffold == "tools":
             return []
         if self.scaffold == "react":
@@ -77,7 +81,8 @@ class PromptBuilder:
 def with_run_defaults(config: ConfigT, env_cls: type | None) -> ConfigT:
     """`config` with what the user left unset taken from the scaffold (stop strings), the env (its prompt module's
     `SCAFFOLD_DEFAULTS`, e.g. SWE-bench's step limit) and the local model (`LOCAL_SAMPLING`). Bench runs store the
-    result, so the run configuration says what was used."""
+    result, so the run configuration says what was used.
+    """
     from harness.policies import LOCAL_SAMPLING
 
     tree = config.model_dump(mode="json")

@@ -1,5 +1,6 @@
 """What a run needs to be reproduced and cited: package versions, the project's commit, the task list and its hash,
-and the data files the tasks come from with their digests (stored in every run's `config.json`)."""
+and the data files the tasks come from with their digests (stored in every run's `config.json`).
+"""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def provenance(env: Any, task_ids: list[str]) -> dict[str, Any]:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             continue
-    data_files = getattr(env.unwrapped, "data_files", lambda _ids: [])(task_ids)
+    data_files: list[str] = getattr(env.unwrapped, "data_files", lambda _ids: [])(task_ids)
     return {
         "packages": versions,
         "python": sys.version.split()[0],

@@ -53,7 +53,8 @@ def _percentile(values: list[float], q: float) -> float:
 def rate_block(task_ids: Sequence[str], statuses: Sequence[str], successes: Sequence[bool],
                scores: Sequence[float], rewards: Sequence[float], turns: Sequence[int]) -> dict[str, Any]:
     """Success over completed episodes (errors apart) with its 95% interval, pass@k and pass^k when k > 1, and mean
-    score, reward and turns of completed episodes; one value per episode in each sequence."""
+    score, reward and turns of completed episodes; one value per episode in each sequence.
+    """
     from harness.stats import pass_at_k_per_task, pass_hat_k_per_task, success_rate_ci
 
     rows = list(zip(task_ids, statuses, successes, scores, rewards, turns, strict=True))

@@ -183,7 +183,8 @@ class RunStore:
 
     def keep_only(self, keep: Callable[[dict[str, Any]], bool]) -> int:
         """Rewrite `episodes.jsonl` with only the records `keep` accepts (a resumed training run drops the episodes
-        of iterations after its checkpoint); returns how many were dropped."""
+        of iterations after its checkpoint); returns how many were dropped.
+        """
         with self._lock:
             records = read_episode_dicts(self.episodes_path)
             kept = [r for r in records if keep(r)]

@@ -49,7 +49,8 @@ class PolicyResponse:
 @dataclass
 class StepContext:
     """What a policy may know besides the messages: the task, the env's last info (experts read it), the tools it
-    may call (JSON schemas in the OpenAI `tools` format; None: answer in text) and how a text action is written."""
+    may call (JSON schemas in the OpenAI `tools` format; None: answer in text) and how a text action is written.
+    """
 
     task_id: str
     step: int

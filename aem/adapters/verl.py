@@ -1,8 +1,8 @@
-"""The ``aem`` advantage estimator for verl (0.9.x), registered in verl's own registry on import.
+r"""The ``aem`` advantage estimator for verl (0.9.x), registered in verl's own registry on import.
 
 Usage (every process that imports verl, Ray workers included, imports the modules)::
 
-    VERL_USE_EXTERNAL_MODULES=aem.adapters.verl,harness.verl.trainer_hooks python -m verl.trainer.main_ppo \\
+    VERL_USE_EXTERNAL_MODULES=aem.adapters.verl,harness.verl.trainer_hooks python -m verl.trainer.main_ppo \
         algorithm.adv_estimator=aem +algorithm.aem.lam=1.0 +algorithm.aem.base=grpo +algorithm.aem.proxy=entropy ...
 
 Layout: verl's agent loop makes one sample per trajectory; ``response_mask`` is 1 on the model's turns and 0 on the
@@ -65,7 +65,7 @@ def hparams_from(config: Any) -> dict[str, Any]:
 
 
 def uid_to_index(index: Any) -> torch.Tensor:
-    """verl's ``uid`` array (any hashable objects) → dense ``LongTensor[B]`` group ids."""
+    """Verl's ``uid`` array (any hashable objects) → dense ``LongTensor[B]`` group ids."""
     table: dict[Any, int] = {}
     return torch.tensor([table.setdefault(uid, len(table)) for uid in list(index)], dtype=torch.long)
 
@@ -81,7 +81,7 @@ def compute_aem_outcome_advantage(
     epsilon: float = 1e-6,
     **_: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """verl estimator convention: ``(token_level_rewards[bs,L], response_mask[bs,L], index, config) -> (adv, ret)``.
+    """Verl estimator convention: ``(token_level_rewards[bs,L], response_mask[bs,L], index, config) -> (adv, ret)``.
 
     Args:
         token_level_rewards: ``[bs, L]``; a trajectory's score is the sum of its row.

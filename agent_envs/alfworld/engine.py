@@ -189,12 +189,12 @@ class AlfredEngine:
                 self.state = self._env.reset()
             else:
                 module = sys.modules[type(self._pddl).__module__]
-                original = module.pddl_logic
-                module.pddl_logic = SimpleNamespace(PddlState=lambda *args, **kwargs: fresh)
+                original = getattr(module, "pddl_logic")  # noqa: B009 - a module attribute swapped for one call
+                setattr(module, "pddl_logic", SimpleNamespace(PddlState=lambda *args, **kwargs: fresh))  # noqa: B010
                 try:
                     self.state = self._env.reset()
                 finally:
-                    module.pddl_logic = original
+                    setattr(module, "pddl_logic", original)  # noqa: B010
             return self.state.feedback, list(self.state["admissible_commands"]), bool(self.state["won"])
 
     def step(self, command: str) -> tuple[str, list[str], bool]:

@@ -85,8 +85,9 @@ class ALFWorldEnv(TextEnv):
         self._loaded_task_id: str | None = None
 
     @classmethod
-    def load_task_set(cls, data_dir: str | os.PathLike | None = None, archive: str | os.PathLike | None = None,
-                      task_types: list[int] | list[str] | None = None) -> TaskSet:  # fmt: skip
+    def load_task_set(  # type: ignore[override]  # each env names its own task-set options
+        cls, data_dir: str | os.PathLike | None = None, archive: str | os.PathLike | None = None,
+        task_types: list[int] | list[str] | None = None) -> TaskSet:  # fmt: skip
         """Usable games per split (train / eval_in_distribution / eval_out_of_distribution / others found).
 
         Memoised per process and arguments: scanning 3553 game files takes seconds, and every env instance asks.
@@ -147,7 +148,8 @@ class ALFWorldEnv(TextEnv):
 
     def expert_action(self) -> str:
         """The expert's next command: the planner's (the game's walkthrough or one Fast Downward plan per game) or,
-        with `expert="handcoded"`, ALFWorld's handcoded expert's."""
+        with `expert="handcoded"`, ALFWorld's handcoded expert's.
+        """
         return self._expert.next_action()
 
     @property

@@ -31,7 +31,8 @@ FALLBACK_ACTION = "look"  # the handcoded expert's first action (as AlfredExpert
 
 def first_object_problem(problem: str) -> str | None:
     """For a two-object goal (`pick_two_obj_and_place`: `?o1` and `(exists (?o2 - object) ...)` in one receptacle),
-    the same PDDL problem with the goal for the first object only; None for any other goal."""
+    the same PDDL problem with the goal for the first object only; None for any other goal.
+    """
     goal = problem.find("(:goal")
     start = problem.find("(exists (?o2", goal)
     if goal < 0 or start < 0:
@@ -240,7 +241,8 @@ def _tracked_command(command: str) -> str:
 
 def handcoded_task_params(task_type: str, data: dict[str, Any], trial_dir: str) -> dict[str, Any]:
     """The task parameters ALFWorld's handcoded expert needs: `traj_data.json`'s `pddl_params`, else the directory
-    name `<task_type>-<Object>-<MRecep|None>-<Recep>-<scene>` (0.4 train games ship no traj_data.json)."""
+    name `<task_type>-<Object>-<MRecep|None>-<Recep>-<scene>` (0.4 train games ship no traj_data.json).
+    """
     from alfworld.gen import constants
 
     traj_file = data.get("traj_file")

@@ -79,8 +79,9 @@ class CodesEnv(TextEnv):
         self._room = 0
 
     @classmethod
-    def load_task_set(cls, n_rooms: int = 2, alphabet: str = "ABCD", code_length: int = 3, n_doors: int = 6,
-                      lure: str | None = None) -> TaskSet:
+    def load_task_set(  # type: ignore[override]  # each env names its own task-set options
+        cls, n_rooms: int = 2, alphabet: str = "ABCD", code_length: int = 3, n_doors: int = 6,
+        lure: str | None = None) -> TaskSet:
         """1000 train, 100 valid and 100 test tasks; each task's right doors are fixed by a hash of its id."""
         doors = [c for c in door_codes(alphabet, code_length, n_doors) if c != lure]
         tasks = (_make_task(split, i, n_rooms, doors) for split, n in SPLIT_SIZES.items() for i in range(n))

@@ -56,7 +56,8 @@ class DoorsEnv(TextEnv):
         self._tried: list[str] = []
 
     @classmethod
-    def load_task_set(cls, n_rooms: int = 3, n_doors: int = 4, dark_fraction: float = 0.0) -> TaskSet:
+    def load_task_set(  # type: ignore[override]  # each env names its own task-set options
+        cls, n_rooms: int = 3, n_doors: int = 4, dark_fraction: float = 0.0) -> TaskSet:
         """1000 train, 100 valid and 100 test tasks; each task's doors are fixed by a hash of its id."""
         tasks = (
             _make_task(split, i, n_rooms, n_doors, dark_fraction) for split, n in SPLIT_SIZES.items() for i in range(n)

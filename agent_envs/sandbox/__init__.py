@@ -1,5 +1,6 @@
 """Sandboxes for running agent shell commands: one interface (`Sandbox`), a local bubblewrap backend and a Docker
-backend. Backends are looked up by short name (`get_sandbox_class("local")`) and imported only when used."""
+backend. Backends are looked up by short name (`get_sandbox_class("local")`) and imported only when used.
+"""
 
 from __future__ import annotations
 

@@ -219,7 +219,8 @@ class DockerSandbox(Sandbox):
 
     def _stopped(self) -> bool:
         """Whether the container no longer runs (asked only after a failed exec: `pkill sleep` or `kill 1` inside
-        stops it, and every later exec would fail)."""
+        stops it, and every later exec would fail).
+        """
         assert self.container is not None
         try:
             self.container.reload()
@@ -229,7 +230,8 @@ class DockerSandbox(Sandbox):
 
     def _pids_full(self, suspect: bool) -> bool:
         """Whether the container's processes fill its pids limit, counted from outside: from its pids cgroup where
-        this host has it (every command, ~0.1 ms), else by the engine (`top`, only when the output looks like it)."""
+        this host has it (every command, ~0.1 ms), else by the engine (`top`, only when the output looks like it).
+        """
         assert self.container is not None
         if self._pids_file is not None:
             try:
@@ -306,7 +308,8 @@ class DockerSandbox(Sandbox):
 
     def _wait(self, reader: threading.Thread, exec_id: str, *, deadline: float, timeout_s: float) -> tuple[str, bool]:
         """Wait for the output stream to end. Returns (a note when the client-side deadline stopped the wait, whether
-        the stream outlived the command: some process of the exec still held it)."""
+        the stream outlived the command: some process of the exec still held it).
+        """
         exited_at: float | None = None
         while True:
             reader.join(timeout=POLL_S)
@@ -343,7 +346,8 @@ class DockerSandbox(Sandbox):
 
     def _kill_exec(self, marker: str) -> bool:
         """SIGKILL every process of the exec tagged `marker`, from a second exec; False when that exec cannot run
-        (e.g. the pids limit is full)."""
+        (e.g. the pids limit is full).
+        """
         assert self.container is not None and self.client is not None
         api = self.client.api
         try:

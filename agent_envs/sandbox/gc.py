@@ -120,7 +120,8 @@ def container_labels(run_id: str, max_lifetime_s: float) -> dict[str, str]:
 
 def reap_docker(client: Any, *, everything: bool = False) -> Reaped:
     """Remove sandbox containers (label `aemgym=sandbox`) that are stopped, expired, or whose owner on this host is
-    gone; `everything=True` removes all of them (e.g. after a crash of every run)."""
+    gone; `everything=True` removes all of them (e.g. after a crash of every run).
+    """
     out = Reaped()
     host, now = socket.gethostname(), time.time()
     for container in client.containers.list(all=True, filters={"label": "aemgym=sandbox"}):

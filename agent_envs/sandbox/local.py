@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -74,7 +75,8 @@ _ETC_LOCK = threading.Lock()
 @functools.lru_cache(maxsize=16)
 def _shared_etc(work_root: str, network: bool) -> Path:
     """The minimal `/etc`, made once per process, work root and network setting (bound read-only into sandboxes);
-    removed at exit, or by the reaper if the process dies first (its name carries the owner tag)."""
+    removed at exit, or by the reaper if the process dies first (its name carries the owner tag).
+    """
     path = Path(work_root) / f"sbx-{hardening.owner_tag()}-etc{'-net' if network else ''}"
     shutil.rmtree(path, ignore_errors=True)
     hardening.write_minimal_etc(path, network=network)
@@ -109,9 +111,9 @@ class LocalSandbox(Sandbox):
         self,
         template: str | Path,
         *,
-        ro_paths: list[str | Path] | tuple[str | Path, ...] = (),
-        cow_paths: list[str | Path] | tuple[str | Path, ...] = (),
-        rw_paths: list[str | Path] | tuple[str | Path, ...] = (),
+        ro_paths: Sequence[str | Path] = (),
+        cow_paths: Sequence[str | Path] = (),
+        rw_paths: Sequence[str | Path] = (),
         path_prepend: list[str] | tuple[str, ...] = (),
         cow: CowMode = "auto",
         network: bool = False,
@@ -275,7 +277,7 @@ class LocalSandbox(Sandbox):
 
     # ----- commands --------------------------------------------------------------------------------------------------
     def _bind_args(self) -> list[str]:
-        """bubblewrap's mounts: the assembled root (as root), or the same binds made by bubblewrap (without root)."""
+        """Bubblewrap's mounts: the assembled root (as root), or the same binds made by bubblewrap (without root)."""
         assert self.dir is not None
         if self._holder is not None:
             return ["--bind", str(RUNTIME_ROOT), "/", "--proc", "/proc", "--dev", "/dev"]

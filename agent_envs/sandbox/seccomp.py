@@ -42,7 +42,8 @@ TIOCSTI = 0x5412
 
 def _assemble(lines: list[tuple]) -> bytes:
     """Resolve labels: each line is a label string or (code, k, true_label|None, false_label|None)."""
-    labels, index = {}, 0
+    labels: dict[str, int] = {}
+    index = 0
     for line in lines:
         if isinstance(line, str):
             labels[line] = index

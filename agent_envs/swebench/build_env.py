@@ -38,7 +38,7 @@ class TemplateError(SandboxError):
 
 
 def uv_cache_dir(cache: Path) -> Path:
-    """uv's package cache: beside the templates (same file system and mount), so venvs hard-link its files."""
+    """Uv's package cache: beside the templates (same file system and mount), so venvs hard-link its files."""
     return Path(cache) / "templates" / ".uv"
 
 
@@ -90,13 +90,15 @@ class BuildLog:
         self.path = path
 
     def write(self, text: str) -> None:
+        """Append `text` to the log file."""
         with self.path.open("a") as fh:
             fh.write(text)
 
 
 def one_line(text: str, limit: int = 300) -> str:
     """The most telling line of an error output: the last error-like line (with the last `cause:` under it, as uv
-    nests causes), else the last line."""
+    nests causes), else the last line.
+    """
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     head = re.compile(r"^(error:|ERROR:|×|fatal:|E\s|\w*(Error|Exception)\b)")
     loose = re.compile(r"(error|Error|ERROR|fatal|No solution|not found|failed|Failed)")
@@ -146,7 +148,7 @@ def uv_binary(cache: Path) -> Path:
     try:
         from uv import find_uv_bin
 
-        found = find_uv_bin()
+        found: str | None = find_uv_bin()
     except (ImportError, FileNotFoundError):
         found = shutil.which("uv")
     if not found:
@@ -227,9 +229,10 @@ def build_venv(root: Path, repo_dir: str, plan: EnvPlan, python: str, cache: Pat
             log.write(result.output + f"\n# exit {result.exit_code}\n")
             return result.exit_code == 0, result.output
 
-        def uv(title: str, command: str, stdin: str | None = None) -> tuple[bool, str]:
+        def uv_step(title: str, command: str, stdin: str | None = None) -> tuple[bool, str]:
             """A uv step; a package whose build fails in isolation is rebuilt in the venv, as pip builds a
-            setup.py-only sdist (e.g. MarkupSafe 1.0 needs the setuptools of its time, not the env date's)."""
+            setup.py-only sdist (e.g. MarkupSafe 1.0 needs the setuptools of its time, not the env date's).
+            """
             local: list[str] = []
             while True:
                 flags = "".join(f" --no-build-isolation-package {shlex.quote(n)}" for n in local)
@@ -246,7 +249,7 @@ def build_venv(root: Path, repo_dir: str, plan: EnvPlan, python: str, cache: Pat
             if "uv pip install" not in command:
                 ok, output = run(title, command)
             else:
-                ok, output = uv(title, command, stdin)
+                ok, output = uv_step(title, command, stdin)
                 if not ok:  # e.g. an sdist whose setuptools (< 40.8) has no PEP 517 backend at all: pip still can
                     tpl.notes.append(f"{title}: uv failed ({one_line(output, 160)}); installed with pip instead "
                                      "(not limited to the env date)")
@@ -265,13 +268,13 @@ def build_venv(root: Path, repo_dir: str, plan: EnvPlan, python: str, cache: Pat
         if plan.repo_commands:
             step("pre_install (repository)", "set -euxo pipefail\n" + "\n".join(plan.repo_commands))
         if plan.install:
-            ok, output = uv("install (uv)", plan.install_uv) if plan.install_uv else (False, "not a pip command")
+            ok, output = uv_step("install (uv)", plan.install_uv) if plan.install_uv else (False, "not a pip command")
             if not ok:
                 # An editable install of a setup.py project needs setuptools >= 64 (PEP 660) under uv; pip's
                 # `setup.py develop` does not. The project's dependencies still come from uv (period-correct).
                 plain = re.sub(r"(^|\s)(-e|--editable)\s+", " ", plan.install_uv)
                 if plan.install_uv and plain != plan.install_uv:
-                    uv("dependencies (uv, not editable)", plain)
+                    uv_step("dependencies (uv, not editable)", plain)
                 tpl.notes.append(f"install: uv could not run it ({one_line(output, 160)}); ran the spec's own "
                                  f"command with pip: {plan.install}")
                 step("install (the spec's command)", plan.install)

@@ -106,9 +106,10 @@ class SWEBenchEnv(TextEnv):
 
     # ----- tasks -----------------------------------------------------------------------------------------------------
     @classmethod
-    def load_task_set(cls, data_path: str | None = None, hf_dataset: str | None = None, split: str = "test",
-                      instance_ids: list[str] | None = None, repos: list[str] | None = None,
-                      cache_dir: str | Path | None = None) -> TaskSet:
+    def load_task_set(  # type: ignore[override]  # each env names its own task-set options
+        cls, data_path: str | None = None, hf_dataset: str | None = None, split: str = "test",
+        instance_ids: list[str] | None = None, repos: list[str] | None = None,
+        cache_dir: str | Path | None = None) -> TaskSet:
         """Instances from the data source, or the embedded synthetic instance when there is none."""
         rows = load_instances(data_path, split=split, hf_dataset=hf_dataset, instance_ids=instance_ids, repos=repos)
         if rows is None:

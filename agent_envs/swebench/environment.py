@@ -84,7 +84,7 @@ def git_show(repo: Path, commit: str, path: str) -> str | None:
 
 
 def read_requirements(repo: Path, commit: str, paths: list[str]) -> str:
-    """swebench's `get_requirements_by_commit` + `clean_requirements`, reading the local clone at `commit`."""
+    """Swebench's `get_requirements_by_commit` + `clean_requirements`, reading the local clone at `commit`."""
     from agent_envs.swebench.spec import swebench_modules
 
     for req_path in paths:
@@ -131,7 +131,8 @@ def split_pre_install(commands: list[str]) -> tuple[list[str], list[str], list[s
 
 def uv_install_command(install: str) -> str:
     """The spec's `python -m pip install ...` as `uv pip install ...` (same arguments; `--no-use-pep517` has no uv
-    equivalent: uv always builds through PEP 517, with setuptools' legacy backend for setup.py-only projects)."""
+    equivalent: uv always builds through PEP 517, with setuptools' legacy backend for setup.py-only projects).
+    """
     words = shlex.split(install)
     for prefix in (["python", "-m", "pip", "install"], ["pip", "install"]):
         if words[: len(prefix)] == prefix:

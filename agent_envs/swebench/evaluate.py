@@ -51,6 +51,7 @@ class ResultWriter:
         self._lock = threading.Lock()
 
     def write(self, record: Mapping[str, Any]) -> None:
+        """Append one result line (thread-safe)."""
         with self._lock, self.path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
 
@@ -167,7 +168,8 @@ def prepare(
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Build the local templates of `instances`; each ends `ready` or `error` (reason, build log), in
-    `<out_dir>/prepare.jsonl`."""
+    `<out_dir>/prepare.jsonl`.
+    """
     writer = ResultWriter(Path(out_dir) / "prepare.jsonl")
 
     def one(instance: Mapping[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class GradeResult:
 
 
 def report_from_log(instance: Mapping[str, Any], log: str, patch: str | None) -> dict[str, Any]:
-    """swebench's `get_eval_report` on a log text: {patch_successfully_applied, resolved, tests_status, ...}."""
+    """Swebench's `get_eval_report` on a log text: {patch_successfully_applied, resolved, tests_status, ...}."""
     spec = make_test_spec(instance)
     with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as fh:
         fh.write(log)

@@ -39,7 +39,7 @@ def swebench_modules() -> types.SimpleNamespace:
         root = list(spec.submodule_search_locations or [])[0]
         for name, path in (("swebench", root), ("swebench.harness", f"{root}/harness")):
             module = types.ModuleType(name)
-            module.__path__ = [path]  # type: ignore[attr-defined]
+            module.__path__ = [path]
             module.__file__ = f"{path}/__init__.py"
             sys.modules[name] = module
     try:
@@ -103,7 +103,7 @@ def instance_spec(instance: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def make_test_spec(instance: Mapping[str, Any]) -> Any:
-    """swebench's `TestSpec` for an instance (no network: the env-setup script is built lazily for Docker builds)."""
+    """Swebench's `TestSpec` for an instance (no network: the env-setup script is built lazily for Docker builds)."""
     sb = swebench_modules()
     mod = sb.test_spec
     inst = dict(instance)

@@ -168,7 +168,8 @@ def register_spec() -> None:
 
 def build_docker_image(client: Any, instance: dict[str, Any], image: str, base_image: str = BASE_IMAGE) -> str:
     """Commit `image`: `base_image` plus `/testbed`, a full clone of the instance's source checked out at its base
-    commit (owned by the image's root). Returns the image id. Raises `docker.errors.ImageNotFound` without a base."""
+    commit (owned by the image's root). Returns the image id. Raises `docker.errors.ImageNotFound` without a base.
+    """
     client.images.get(base_image)
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "testbed"

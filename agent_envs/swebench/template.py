@@ -92,7 +92,8 @@ class LocalTemplate:
     def sandbox(self, *, limits: SandboxLimits | None = None, work_root: str | Path | None = None,
                 cow: str = "auto", env: dict[str, str] | None = None, network: bool = False) -> LocalSandbox:
         """A new (not yet started) sandbox over this template (`network`: opt-in, e.g. for grading a patch that
-        adds a dependency, which the eval script's reinstall step downloads)."""
+        adds a dependency, which the eval script's reinstall step downloads).
+        """
         if network and Path(SYSTEM_CA_BUNDLE).is_file():
             env = {"PIP_CERT": SYSTEM_CA_BUNDLE, "SSL_CERT_FILE": SYSTEM_CA_BUNDLE, **(env or {})}
         elif not network:  # pip (the eval script's reinstall step) fails at once instead of retrying for ~8 s
@@ -104,7 +105,8 @@ class LocalTemplate:
 
 def find_source_repo(instance: Mapping[str, Any], repos_dir: str | Path | None) -> Path:
     """A local clone of the instance's repository: `instance["source_repo"]`, or `<repos_dir>/<owner>__<name>`,
-    `<repos_dir>/<name>` (also `.git` variants). `repos_dir` defaults to `$AEMGYM_SWEBENCH_REPOS`."""
+    `<repos_dir>/<name>` (also `.git` variants). `repos_dir` defaults to `$AEMGYM_SWEBENCH_REPOS`.
+    """
     if instance.get("source_repo"):
         if not Path(instance["source_repo"]).is_dir():
             raise EnvUnavailable(f"{instance['instance_id']}: its source_repo {instance['source_repo']} does not exist")
@@ -195,10 +197,10 @@ def build_template(instance: Mapping[str, Any], *, cache_dir: str | Path | None 
                 tpl.python, tpl.env_date, tpl.notes = env.python, plan.env_date, env.notes
                 tpl.notes += prepare_tox_env(tpl.repo_dir, str(root / "venv"), str(spec.get("test_cmd", "")))
                 tpl.finished = True
-                services = services_for(instance, cache, uv_binary(cache))
-                if services is not None:
-                    tpl.ro_paths += services.ro_paths
-                    tpl.prelude = services.prelude
+                running = services_for(instance, cache, uv_binary(cache))
+                if running is not None:
+                    tpl.ro_paths += running.ro_paths
+                    tpl.prelude = running.prelude
         except (SandboxError, EnvUnavailable, OSError, subprocess.SubprocessError) as exc:
             log.write(f"\n# FAILED: {exc}\n")
             if isinstance(exc, TemplateError | EnvUnavailable):

@@ -44,7 +44,8 @@ def browser_available() -> str | None:
 
 class WebShopBrowserEnv(WebShopEnv):
     """WebShop in a real browser. Same arguments as `WebShopEnv`, plus `base_url` (default: serve in-process) and
-    `page_load_timeout` (seconds)."""
+    `page_load_timeout` (seconds).
+    """
 
     def __init__(self, *, base_url: str | None = None, page_load_timeout: float = 20.0, **kw: Any):
         super().__init__(**kw)
@@ -190,7 +191,7 @@ class WebShopBrowserEnv(WebShopEnv):
         if not valid:
             reason = "expected search[keywords] or click[element]" if name not in ("search", "click") or arg is None \
                 else f"{arg!r} is not clickable on this page"
-            return Transition(f"Invalid action: {reason}.\n{state}" if self.invalid_feedback else state, info=info)
+            return Transition(f"Invalid action: {reason}.\n{state}" if self.feedback_on_invalid else state, info=info)
         reward = self._read_reward()
         if reward is not None:
             if self._shadow is not None and self._shadow.breakdown is not None:

@@ -225,6 +225,11 @@ def load_catalog(
     """Load, clean and de-duplicate a catalog; attach instructions, attributes, prices and noun lists.
 
     Args:
+        data_dir: the catalog directory (see `find_catalog_files`).
+        full: use the full-catalog files instead of the 1k ones.
+        num_products: keep only the first N products (None: all).
+        seed: seed of the prices of products without one.
+        original_randomness: draw prices as the original does (unseeded `random`), not from `seed`.
         noun_tagger: "spacy" (the original's rule; needs the `webshop` extra) or "heuristic" (approximate fallback).
         cache_dir: where noun lists are cached (default `default_cache_dir()`).
     """

@@ -1,6 +1,7 @@
 """The shop engine: catalog + search + goals loaded once per process (`World`), and per-visitor `Session`s that move
 between pages exactly as the original's `SimServer.receive` does (including its quirks: `search[...]` works from any
-page, "< Prev" means different things on different pages, "Next >" is always shown)."""
+page, "< Prev" means different things on different pages, "Next >" is always shown).
+"""
 
 from __future__ import annotations
 

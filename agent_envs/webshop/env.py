@@ -54,7 +54,7 @@ class WebShopEnv(TextEnv):
             raise ValueError(f"observation_mode must be one of {OBSERVATION_MODES}, got {observation_mode!r}")
         self.observation_mode = observation_mode
         self.num_prev_obs, self.num_prev_actions = num_prev_obs, num_prev_actions
-        self.invalid_feedback = invalid_feedback
+        self.feedback_on_invalid = invalid_feedback
         self.world_kwargs = dict(data_dir=None if data_dir is None else str(data_dir), goals=goals,
                                  search_backend=search_backend, full=full, num_products=num_products, seed=price_seed,
                                  original_randomness=original_randomness, noun_tagger=noun_tagger,
@@ -81,7 +81,8 @@ class WebShopEnv(TextEnv):
 
     def data_files(self, task_ids: Iterable[str] | None = None) -> list[str]:
         """The catalog's product, attribute and human-goal files."""
-        files = find_catalog_files(resolve_data_dir(self.world_kwargs["data_dir"]), full=self.world_kwargs["full"])
+        data_dir, full = self.world_kwargs["data_dir"], bool(self.world_kwargs["full"])
+        files = find_catalog_files(resolve_data_dir(None if data_dir is None else str(data_dir)), full=full)
         return [str(p.resolve()) for p in (files.products, files.attributes, files.human) if p is not None]
 
     # ----- episode ----------------------------------------------------------------------------------------------------
@@ -125,7 +126,7 @@ class WebShopEnv(TextEnv):
         state = self._with_history(obs)
         self._prev_obs.append(obs)
         if not result.valid:
-            if self.invalid_feedback:
+            if self.feedback_on_invalid:
                 state = f"Invalid action: {result.reason}.\n{state}"
             return Transition(state, info=info | {"anchor_obs": obs})
         if result.done:

@@ -48,7 +48,7 @@ class Page:
 
 
 def tojson(value: Any) -> str:
-    """Jinja's `tojson` filter: sorted keys, HTML-unsafe characters escaped as `\\uXXXX`."""
+    r"""Jinja's `tojson` filter: sorted keys, HTML-unsafe characters escaped as `\uXXXX`."""
     text = json.dumps(value, sort_keys=True)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
 

@@ -1,10 +1,10 @@
-"""Product search: BM25 over the fields the original indexes, top 50, plus the original's special query prefixes.
+r"""Product search: BM25 over the fields the original indexes, top 50, plus the original's special query prefixes.
 
 Index text per product (`search_engine/convert_product_file_format.py`): lower(Title + " " + Description + " " +
 BulletPoints[0] + " " + option text), option text like `"color: a, b, and size: c"`.
 
 Backends:
-- `bm25s` (default, in memory): Lucene-style analysis (possessive removal, `\\w+` tokens, Lucene's English stop
+- `bm25s` (default, in memory): Lucene-style analysis (possessive removal, `\w+` tokens, Lucene's English stop
   words, Porter stemmer) and BM25 with the original's pyserini parameters k1 = 0.9, b = 0.4; ties by catalog order.
 - `tantivy` (for the full catalog): on-disk index with the `en_stem` analyzer; BM25 k1 = 1.2, b = 0.75 are fixed in
   its Python bindings. Built once (with a progress bar) and reused.
@@ -60,6 +60,7 @@ class Analyzer:
         self._stemmer = Stemmer.Stemmer("porter")
 
     def __call__(self, text: str) -> list[str]:
+        """The analysed tokens of `text`: possessives cut, stop words dropped, words of 3+ letters stemmed."""
         tokens = [t for t in _TOKEN.findall(_POSSESSIVE.sub("", text.lower())) if t not in LUCENE_STOPWORDS]
         stems = self._stemmer.stemWords(tokens)
         return [t if len(t) <= 2 else stem for t, stem in zip(tokens, stems, strict=True) if len(t) <= 2 or stem]

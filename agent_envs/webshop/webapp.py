@@ -85,7 +85,8 @@ def parse_page(raw: str) -> int:
 
 class SessionStore:
     """Sessions by id, bounded: beyond `max_sessions` the least recently used is dropped, and a session idle for
-    `ttl_s` seconds expires. Not thread-safe on its own (the shop holds a lock)."""
+    `ttl_s` seconds expires. Not thread-safe on its own (the shop holds a lock).
+    """
 
     def __init__(self, max_sessions: int = MAX_SESSIONS, ttl_s: float = SESSION_TTL_S,
                  clock: Callable[[], float] = time.monotonic):

@@ -12,10 +12,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 import yaml
 
-from harness.config import BenchConfig, load_config
+from harness.config import Section, load_config
 
 SAMPLING = "Sampling"
-ConfigT = TypeVar("ConfigT", bound=BenchConfig)
+ConfigT = TypeVar("ConfigT", bound=Section)
 
 Config = Annotated[list[str] | None, typer.Option(
     "--config", "-c", help="YAML config file or key=value override (repeatable, applied in order).")]

@@ -50,7 +50,8 @@ def compare(
     out: Path = typer.Option(None, "--out", "-o", help="Output path without suffix (default: <run_b>/compare-<a>)."),
 ) -> None:
     """Paired comparison of two runs on their common tasks: B − A with a bootstrap CI over tasks, sign test and
-    McNemar, overall and per task type (Markdown + PNG)."""
+    McNemar, overall and per task type (Markdown + PNG).
+    """
     from harness.compare import compare as compare_runs
 
     for run in (run_a, run_b):

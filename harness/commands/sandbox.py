@@ -19,7 +19,8 @@ def gc_command(
                                         "also those of runs still going"),
 ) -> None:
     """Remove cgroups, sandbox directories and containers whose owning process is gone (and stopped or expired
-    containers). Prints one line per kind; exits 1 when something could not be removed."""
+    containers). Prints one line per kind; exits 1 when something could not be removed.
+    """
     import tempfile
 
     from agent_envs.sandbox import gc

@@ -1,5 +1,6 @@
 """`aemgym swebench eval | prepare`: grade SWE-bench predictions (local bubblewrap or Docker backend) and build local
-templates ahead of time. One failing instance never stops the others; results are written as they finish."""
+templates ahead of time. One failing instance never stops the others; results are written as they finish.
+"""
 
 from __future__ import annotations
 

@@ -91,7 +91,8 @@ class LocalPolicy:
 
     def count_tokens(self, message: Message) -> int:
         """Tokens `message` adds to a prompt: its text under this tokenizer plus the chat template's framing of one
-        message (measured once on this template). For the context budget of conversation scaffolds."""
+        message (measured once on this template). For the context budget of conversation scaffolds.
+        """
         if self._message_overhead is None:
             system = [{"role": "system", "content": "x"}]
             both = [*system, {"role": "user", "content": "x"}]

@@ -242,7 +242,8 @@ class OpenAIPolicy:
 
 def restore_stop(text: str, stops: list[str], matched: Any = None) -> str:
     """`text` with the stop string the server cut put back: the one it reports (vLLM's `stop_reason`), else a closing
-    tag (`</x>`) whose opening tag is still open."""
+    tag (`</x>`) whose opening tag is still open.
+    """
     if isinstance(matched, str) and matched in stops:
         return text + matched
     for stop in stops:

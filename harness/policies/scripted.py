@@ -26,7 +26,8 @@ def _as_response(reply: Reply, started: float) -> PolicyResponse:
 
 def tool_call_for(action: str, tools: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A tool call meaning the engine action `action`: `name[arg]` → tool `name` with its one parameter, a tool's
-    name → that tool without arguments, else the first tool with one required parameter, given `action`."""
+    name → that tool without arguments, else the first tool with one required parameter, given `action`.
+    """
     by_name = {t["function"]["name"]: t["function"].get("parameters", {}) for t in tools}
 
     def call(name: str, value: str | None) -> dict[str, Any]:

@@ -58,7 +58,8 @@ class EnvExecutor(Protocol):
 
     async def open(self, env_id: str, kwargs: dict[str, Any]) -> EnvHandle:
         """An env made with `gymnasium.make(env_id, **kwargs)` (or an idle one made so) wherever the executor keeps
-        envs."""
+        envs.
+        """
         ...
 
 
@@ -245,7 +246,8 @@ class InlineExecutor(PooledExecutor):
 
 class ProcessExecutor(PooledExecutor):
     """Envs in `n_workers` worker processes (`harness.rollout.workers.EnvWorkerPool`, started on first use; a worker
-    that died is replaced)."""
+    that died is replaced).
+    """
 
     def __init__(self, n_workers: int = 2, **kwargs: Any):
         super().__init__(**kwargs)
@@ -311,7 +313,8 @@ def resolve_executor_name(name: str, env_id: str) -> str:
 def executor_kwargs(name: str, concurrency: int, workers: int | None = None,
                     step_timeout_s: float | None = None) -> dict[str, Any]:
     """Constructor arguments that size built-in executor `name` for `concurrency` episodes in flight: one thread per
-    episode; worker processes = `workers`, else min(concurrency, cores) — the bound on processes."""
+    episode; worker processes = `workers`, else min(concurrency, cores) — the bound on processes.
+    """
     kwargs: dict[str, Any] = {"step_timeout_s": step_timeout_s, "max_idle": max(1, concurrency)}
     if name == "thread":
         kwargs["max_workers"] = max(1, concurrency)

@@ -66,7 +66,8 @@ async def play_spec(
     on_turn: Callable[[Turn], None] | None = None,
 ) -> Episode:
     """Take an env from `executor`, play `spec` and give the env back (kept for the next episode only when this one
-    ended normally); an env that fails to start gives an `error` episode."""
+    ended normally); an env that fails to start gives an `error` episode.
+    """
     handle: EnvHandle | None = None
     episode: Episode | None = None
     try:

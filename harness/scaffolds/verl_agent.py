@@ -1,6 +1,7 @@
 """`verl_agent`: one user message per turn with the task, the last k (observation, action) pairs, the current
 observation and the admissible actions (verl-agent's prompt; the RL default). The prompt does not grow with the
-episode: past actions are cut to 300 characters, observations to `prompt.max_observation_chars`."""
+episode: past actions are cut to 300 characters, observations to `prompt.max_observation_chars`.
+"""
 
 from __future__ import annotations
 

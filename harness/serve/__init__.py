@@ -1,0 +1,1 @@
+"""Serving local models: an OpenAI-compatible server and a background uvicorn runner."""

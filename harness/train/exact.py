@@ -122,11 +122,12 @@ def response_distributions(
             cum[:, 1:] = letter_lp[:, :-1].gather(-1, stems[..., None]).squeeze(-1).cumsum(-1)
         responses, logprob, ent_rows, lengths = [], [], [], []
         if ends:
+            eos = int(eos_id)  # type: ignore[arg-type]  # ends implies an end token
             for j in range(m):  # j letters, then the end token: stems whose later letters are all the first letter
                 rows = torch.arange(0, n_stems, k ** (m - 1 - j))
                 for row in rows.tolist():
-                    responses.append((*stem_ids[row, :j].tolist(), int(eos_id)))
-                logprob.append(cum[rows, j] + log_probs[rows, j, int(eos_id)])
+                    responses.append((*stem_ids[row, :j].tolist(), eos))
+                logprob.append(cum[rows, j] + log_probs[rows, j, eos])
                 ent_rows.append(torch.nn.functional.pad(entropy[rows, : j + 1], (0, m - j - 1)))
                 lengths.append(torch.full((len(rows),), j + 1))
         last = cum[:, m - 1, None] + letter_lp[:, m - 1]  # [S, K]: M letters, stopped by the limit

@@ -60,7 +60,8 @@ class Learner(Protocol):
 def sequence_logprobs(model: Any, batch: TokenBatch, temperature: float = 1.0, with_entropy: bool = True,
                       allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs `[B, R]` of the response tokens under `model` (logits / temperature, restricted to `allowed` as the
-    sampler was) and their entropies `[B, R]`."""
+    sampler was) and their entropies `[B, R]`.
+    """
     device = next(model.parameters()).device
     width_r = batch.response_length
     out = model(input_ids=batch.input_ids.to(device), attention_mask=batch.attention_mask.to(device),
@@ -182,7 +183,8 @@ class LocalLearner:
 
     def advantages(self, samples: list[TurnSample], proxy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample advantages `[B]` and modulation coefficients `[B]`: the base estimator `config.advantage`, then
-        the modulator `config.modulator`, both looked up in the `aem` registry."""
+        the modulator `config.modulator`, both looked up in the `aem` registry.
+        """
         cfg = self.config
         estimator, modulator = aem.get_estimator(cfg.advantage), aem.get_modulator(cfg.modulator)
         group = group_indices([s.uid for s in samples])
@@ -327,7 +329,8 @@ class LocalLearner:
                          alpha: torch.Tensor) -> dict[str, float]:
         """What the modulator did: `aem.diagnostics` (sign of the predicted entropy drift A·(S − H), correlation of
         α − 1 with S − H, ...), the spread of α among samples of one prompt, and the sign agreement of α − 1 with
-        S − H (S, H summed over the sampled tokens; length-normalised)."""
+        S − H (S, H summed over the sampled tokens; length-normalised).
+        """
         diag = aem.diagnostics(adv, logp, entropy, mask, self._group, alpha=alpha, normalize=True)
         rel = aem.relative_surprisal(logp, entropy, mask, normalize=True)
         moved = (alpha - 1).abs() > 1e-6

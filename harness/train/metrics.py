@@ -1,5 +1,6 @@
 """Metric sinks of a training run: `metrics.jsonl` and `advantages.jsonl` (always), tensorboard and Weights & Biases
-(optional)."""
+(optional).
+"""
 
 from __future__ import annotations
 

@@ -70,6 +70,7 @@ class GymEnvAgentLoop(AgentLoopBase):
     """Plays one env episode per call with the rollout server; returns the token buffer and the scalar reward."""
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
+        """One episode of the env named in the row's `extra_info`, sampled with `sampling_params`."""
         spec = env_spec(kwargs.get("extra_info"))
         env = await env_executor(env_pool_size(self.config)).open(spec["env_id"], spec["env_kwargs"])
         request_id = uuid4().hex  # one id per trajectory: sticky routing / prefix cache on the server

@@ -1,7 +1,7 @@
-"""Multi-GPU training of our gym envs with verl + AEM: dataset rows, the launch command, and a CPU dry run.
+r"""Multi-GPU training of our gym envs with verl + AEM: dataset rows, the launch command, and a CPU dry run.
 
     # in the verl environment (.venv-verl, or your GPU cluster's verl 0.9.x install)
-    python -m harness.verl.launch --env agent_envs/ALFWorld-v0 --model Qwen/Qwen2.5-1.5B-Instruct \\
+    python -m harness.verl.launch --env agent_envs/ALFWorld-v0 --model Qwen/Qwen2.5-1.5B-Instruct \
         --gpus 8 --out runs/verl_alfworld --dry-run      # writes the dataset, validates, prints the command
     # then run the printed command on the GPU machine (same flags without --dry-run runs it).
 
@@ -149,12 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     import gymnasium as gym
 
     import agent_envs  # noqa: F401
+    from harness.tasks import text_env
 
     env_kwargs = json.loads(args.env_kwargs)
     env = gym.make(args.env, **env_kwargs)
     try:
-        max_turns = env.spec.max_episode_steps or 50
-        task_set = env.unwrapped.task_set
+        max_turns = (env.spec.max_episode_steps if env.spec is not None else None) or 50
+        task_set = text_env(env).task_set
         train_ids = task_set.task_ids("train")[: args.train_tasks]
         val_ids = task_set.task_ids(task_set.splits()[1] if len(task_set.splits()) > 1 else "train")[: args.val_tasks]
     finally:

@@ -139,7 +139,8 @@ class Stats:
 
 def stats_of(entries: list[Entry], scope: str = "") -> Stats:
     """Success with its 95% CI (over completed episodes, errors apart), score, reward, turns, overall and per task
-    type: the report's numbers."""
+    type: the report's numbers.
+    """
 
     def block(items: list[Entry]) -> dict[str, Any]:
         return rate_block([e.task_id for e in items], [e.status for e in items], [e.success for e in items],
@@ -186,7 +187,8 @@ class Run:
 
     def advantages(self) -> dict[int, list[TurnSample]]:
         """`advantages.jsonl`: per iteration, (episode id, turn, α, advantage, response entropy) of every turn sample
-        (the last row of an iteration wins; malformed values are left out); {} when absent."""
+        (the last row of an iteration wins; malformed values are left out); {} when absent.
+        """
         return self._files.get(self.path / ADVANTAGES_FILE, _turn_samples) or {}
 
     # ----- what the pages show ------------------------------------------------------------------------------------

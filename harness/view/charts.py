@@ -1,5 +1,6 @@
 """Small inline SVG charts (no plotting library in the browser, no images to regenerate): success bars with their
-95% intervals, line charts of training curves, histograms of α."""
+95% intervals, line charts of training curves, histograms of α.
+"""
 
 from __future__ import annotations
 

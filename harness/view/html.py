@@ -17,7 +17,7 @@ MAX_TEXT_CHARS = 200_000
 class Markup(str):
     """A string that is already HTML (never escaped again)."""
 
-    def join(self, parts: Iterable[Any]) -> Markup:  # type: ignore[override]
+    def join(self, parts: Iterable[Any]) -> Markup:
         """The parts (escaped unless Markup) separated by this markup."""
         return Markup(str.join(self, (esc(p) for p in parts)))
 
@@ -38,7 +38,8 @@ def join(parts: Iterable[Any]) -> Markup:
 
 def tag(element: str, /, *children: Any, **attrs: Any) -> Markup:
     """`<name attrs>children</name>`; attribute names take `_` for `-` and a trailing `_` is dropped (`class_`);
-    attributes that are None or False are left out."""
+    attributes that are None or False are left out.
+    """
     rendered = []
     for key, value in attrs.items():
         if value is None or value is False:
@@ -120,6 +121,9 @@ def page(title: str, body: Any, *, crumbs: Sequence[tuple[str, str | None]] = ()
     """The whole document: header with breadcrumbs (label, href or None), the body, the viewer's CSS and JS.
 
     Args:
+        title: the page title.
+        body: the page content.
+        crumbs: the breadcrumbs above it.
         live: (URL of the run's JSON state, the state now): the page polls it and says when the run changed.
     """
     trail = Markup(" › ").join([link(label, href) if href else tag("span", label) for label, href in crumbs])

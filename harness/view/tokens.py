@@ -1,6 +1,7 @@
 """Per-token heat maps of a response: each generated token coloured by its log-prob, its text where the run's
 tokenizer is cheap to get (the tiny byte-level model's bytes, or a local `tokenizer.json` read with `tokenizers`),
-otherwise its id."""
+otherwise its id.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ _LOCK = threading.Lock()
 
 
 def _byte_decoder(ids: Sequence[int]) -> list[str]:
-    """The tiny model's tokens: id = byte value (printable ASCII as is, other bytes as \\xNN), then 5 specials."""
+    r"""The tiny model's tokens: id = byte value (printable ASCII as is, other bytes as \xNN), then 5 specials."""
     from harness.models.tiny import SPECIAL_TOKENS
 
     out = []

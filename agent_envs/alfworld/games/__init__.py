@@ -1,0 +1,1 @@
+"""The six bundled mini games (one per task type), so the env works without data."""

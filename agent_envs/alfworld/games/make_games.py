@@ -107,8 +107,8 @@ def traj_data(task_type: str) -> dict:
     sentence = goal_library.gdict[task_type]["templates"][0].format(
         obj=obj.lower(), recep=recep.lower(), toggle=toggle.lower(), mrecep=""
     )
-    params = {"object_target": obj, "parent_target": recep, "toggle_target": toggle, "mrecep_target": ""}
-    params["object_sliced"] = False
+    params: dict[str, str | bool] = {"object_target": obj, "parent_target": recep, "toggle_target": toggle,
+                                     "mrecep_target": "", "object_sliced": False}
     return {
         "task_id": f"mini_{task_type}",
         "task_type": task_type,

@@ -1,6 +1,7 @@
 """One episode, turn by turn: the prompt messages, the response (with a per-token log-prob heat map where recorded),
 the action and whether it was valid, the observation, reward and info; training turns with their α and advantage;
-SWE-bench episodes with the final diff and the grading report."""
+SWE-bench episodes with the final diff and the grading report.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _number(value: Any) -> str:
 
 
 def turn_values(run: Run, record: dict[str, Any]) -> dict[int, tuple[float, float, float]]:
-    """turn -> (α, advantage, response entropy) of a training episode, from `advantages.jsonl`."""
+    """Turn -> (α, advantage, response entropy) of a training episode, from `advantages.jsonl`."""
     iteration = record.get("iteration")
     samples = run.advantages().get(iteration, []) if isinstance(iteration, int) else []
     episode_id = record.get("episode_id")
@@ -71,7 +72,8 @@ def swebench_section(record: dict[str, Any]) -> Markup:
 
 def _messages(messages: list[Any], new: int) -> Markup:
     """The turn's whole prompt; the last `new` messages are the ones this turn added (a conversation is stored as
-    the messages each turn adds, see `harness.types.prompts`)."""
+    the messages each turn adds, see `harness.types.prompts`).
+    """
     blocks = []
     for message in messages:
         message = as_dict(message)
@@ -85,7 +87,8 @@ def _messages(messages: list[Any], new: int) -> Markup:
 
 def full_prompts(turns: list[Any]) -> list[list[Any]]:
     """Each turn's whole prompt from the stored records (`messages` added + the first `messages_kept` of the
-    previous prompt), as `harness.types.prompts` does for `Turn`s."""
+    previous prompt), as `harness.types.prompts` does for `Turn`s.
+    """
     out: list[list[Any]] = []
     for turn in turns:
         turn = as_dict(turn)
@@ -96,7 +99,8 @@ def full_prompts(turns: list[Any]) -> list[list[Any]]:
 
 def action_of(env_id: str, info: dict[str, Any], text: str) -> tuple[str | None, str]:
     """(the turn's action, where it comes from): the env's own record when it keeps one (`info["action"]`), else the
-    env family's action format applied to the response (a lenient env may have read more than that)."""
+    env family's action format applied to the response (a lenient env may have read more than that).
+    """
     if "action" in info:
         return as_text(info["action"]), "as the env parsed it"
     if "swebench" in env_id.lower():

@@ -1,5 +1,6 @@
 """One run: its configuration, the report's numbers (overall and per task type, errors apart) and the episodes,
-filtered by outcome, task type, phase, iteration and text in the responses, a page at a time."""
+filtered by outcome, task type, phase, iteration and text in the responses, a page at a time.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """A training run: its curves (success, reward, entropies, KL, clip fraction, α) from `metrics.jsonl`; per iteration
 the α distribution from `advantages.jsonl`, the turns AEM amplified and damped most, and one group's turns with
-their α and advantage beside their text."""
+their α and advantage beside their text.
+"""
 
 from __future__ import annotations
 
