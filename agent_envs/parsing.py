@@ -47,3 +47,16 @@ def describe_response(text: object, limit: int = 80) -> str:
         return "<empty response>"
     shown = clean_action(text, limit)
     return shown + ("..." if len(text) > limit else "")
+
+
+def door_label(response: str, bare: re.Pattern[str] | None = None) -> str | None:
+    """The door label a response names: the `<action>` tag's text, else (with `bare`, the lenient mode of the door
+    envs) a bare label at its start ("B", "door bac"); upper-cased, without a leading "DOOR ".
+    """
+    action = extract_tag(response, "action")
+    if action is None and bare is not None:
+        match = bare.match(response[:64])
+        action = match.group(1) if match else None
+    if action is None:
+        return None
+    return action.strip().upper().removeprefix("DOOR ").strip() or None

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from agent_envs.core import ACTION_VALID, Task, TaskSet, TextEnv, Transition
-from agent_envs.parsing import extract_tag
+from agent_envs.parsing import door_label
 from agent_envs.tools import function_tool
 
 SPLIT_SIZES = {"train": 1000, "valid": 100, "test": 100}
@@ -86,14 +86,7 @@ class DoorsEnv(TextEnv):
         return f"{instruction}\n{self._describe_room()}", {"instruction": instruction}
 
     def _parse(self, response: str) -> str | None:
-        action = extract_tag(response, "action")
-        if action is None and self.lenient:
-            match = _BARE_DOOR.match(response[:64])
-            action = match.group(1) if match else None
-        if action is None:
-            return None
-        action = action.strip().upper().removeprefix("DOOR ").strip()
-        return action or None
+        return door_label(response, _BARE_DOOR if self.lenient else None)
 
     def _act(self, action: str) -> Transition:
         assert self.task is not None

@@ -55,6 +55,14 @@ def action_reply(action: str, context: StepContext, started: float) -> PolicyRes
     return _as_response(context.action_format.format(action=action), started)
 
 
+async def _pause(delay_s: float) -> float:
+    """Wait `delay_s` (a simulated slow model); returns the start time of the reply."""
+    started = time.perf_counter()
+    if delay_s:
+        await asyncio.sleep(delay_s)
+    return started
+
+
 class ScriptedPolicy:
     """Replies from a list (indexed by the episode's turn, the last one repeated) or from a function.
 
@@ -79,9 +87,7 @@ class ScriptedPolicy:
 
     async def respond(self, messages: list[Message], context: StepContext) -> PolicyResponse:
         """The scripted reply for this turn (turn index = `context.step`)."""
-        started = time.perf_counter()
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        started = await _pause(self.delay_s)
         if callable(self.replies):
             reply = self.replies(messages, context)
             if inspect.isawaitable(reply):
@@ -105,10 +111,8 @@ class ExpertPolicy:
         self.name = name
 
     async def respond(self, messages: list[Message], context: StepContext) -> PolicyResponse:
-        """The env expert's next action, in tags; an error response if the env exposes no expert action."""
-        started = time.perf_counter()
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        """The env expert's next action, in the env's format; an error response if the env exposes no expert action."""
+        started = await _pause(self.delay_s)
         action = context.info.get("expert_action")
         if action is None:
             return PolicyResponse(text="", error="no expert_action in info: build the env with expert=True")
