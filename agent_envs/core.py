@@ -37,6 +37,7 @@ _TASK_SETS_LOCK = threading.RLock()
 
 # Keys every `info` dict carries.
 ACTION_VALID = "action_valid"
+ACTION = "action"  # the engine action parsed from the response (None when there was none)
 ADMISSIBLE_ACTIONS = "admissible_actions"
 TASK_ID = "task_id"
 SUCCESS = "success"
@@ -323,6 +324,7 @@ class TextEnv(gym.Env[str, str]):
         info = {TASK_ID: self.task.task_id, TASK_TYPE: self.task.task_type, STEP: self.steps}
         info.update(transition.info)
         info[ACTION_VALID] = valid
+        info.setdefault(ACTION, None if parsed is None else clean_action(parsed))
         info.setdefault(ADMISSIBLE_ACTIONS, self._admissible_actions())
         info.setdefault(ANCHOR_OBS, transition.observation)
         info[SUCCESS], info[SCORE] = self.success, self.score

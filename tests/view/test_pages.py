@@ -63,7 +63,7 @@ def test_bench_episode_page(viewer, browser, screenshot, runs_root: Path) -> Non
     assert len(turns) == len(episode.turns)
     assert all("valid" in t.find_element(By.CSS_SELECTOR, ".turn-head").text for t in turns)
     action = episode.turns[0].response.text.removeprefix("<action>").removesuffix("</action>")
-    assert f"action: {action} (the response's <action> tag)" in turns[0].text
+    assert f"action: {action} (as the env parsed it)" in turns[0].text  # the env records what it parsed
     assert _css(browser, "#turn-0 details.prompt")
     screenshot(browser, "episode-bench")
 
