@@ -197,12 +197,15 @@ def main() -> None:
             ratio = result["steps_per_s"] / base
             print(f"scaling: {workers} worker(s) {result['steps_per_s']:.1f} steps/s = {ratio:.2f}x")
     best = results[-1]
+    if best["engine_cpu_ms_per_step"] < 1e-3:  # thread / inline executor: the env runs in this process
+        print(f"the envs ran in this process: {best['harness_cpu_ms_per_step']:.2f} ms CPU per step for harness and "
+              "engine together (no per-worker figure to extrapolate from)")
+        return
     cores = 16
-    per_core = 1000 / max(best["engine_cpu_ms_per_step"], 1e-9)
+    per_core = 1000 / best["engine_cpu_ms_per_step"]
     print(f"extrapolation to {cores} cores ({cores} workers, the engine's CPU per step measured here): "
           f"~{per_core * cores:.0f} steps/s if the engine scales as measured; the harness needs "
           f"{best['harness_cpu_ms_per_step'] * per_core * cores / 1000:.2f} cores for it")
-
 
 if __name__ == "__main__":
     main()
