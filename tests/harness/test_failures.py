@@ -94,7 +94,14 @@ def _workers(parent: int) -> list[psutil.Process]:
         children = psutil.Process(parent).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    return [c for c in children if "harness.rollout.workers" in " ".join(c.cmdline())]
+    workers = []
+    for child in children:
+        try:  # a child may exit (or be a zombie) between listing and reading its command line
+            if "harness.rollout.workers" in " ".join(child.cmdline()):
+                workers.append(child)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            pass
+    return workers
 
 
 def _all_workers_of(pids: list[int]) -> list[int]:
@@ -111,7 +118,7 @@ def _all_workers_of(pids: list[int]) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", ["finish", "sigint", "sigkill"])
 def test_no_env_worker_outlives_its_run(tmp_path, stop):
-    cmd = [sys.executable, "-m", "harness.cli", "bench", "doors", "-n", "200" if stop != "finish" else "8",
+    cmd = [sys.executable, "-m", "harness.cli", "bench", "doors", "-n", "200" if stop != "finish" else "16",
            "--policy", "expert", "--policy-arg", "delay_s=0.05", "--executor", "process", "-j", "4",
            "--out", str(tmp_path / "run"), "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
