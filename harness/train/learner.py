@@ -220,6 +220,10 @@ class LocalLearner:
         mask = batch.response_mask
         proxy = aem.response_entropy(entropy, mask)
         adv, alpha = self.advantages(samples, proxy)
+        # S − H of the policy that sampled: after the update S has moved with the advantages on purpose.
+        diagnostics_start = time.perf_counter()
+        exact = self._exact_diagnostics(samples, alpha) if cfg.exact_diagnostics else {}
+        start += time.perf_counter() - diagnostics_start  # not part of the update's time
         self.last_turns = {"episode_id": [s.traj_uid for s in samples], "turn": [s.turn for s in samples],
                            **{key: [round(float(v), 4) for v in values] for key, values in
                               (("alpha", alpha), ("advantage", adv), ("response_entropy", proxy))}}
@@ -272,8 +276,7 @@ class LocalLearner:
         metrics = {key: value / max(1, n_steps) for key, value in totals.items()}
         metrics.update(self._batch_metrics(samples, mask, entropy, proxy, adv, alpha))
         metrics.update(self._aem_diagnostics(samples, old_logp, entropy, mask, proxy, adv, alpha))
-        if cfg.exact_diagnostics:
-            metrics.update(self._exact_diagnostics(samples, alpha))
+        metrics.update(exact)
         if cfg.measure_entropy_change:
             after = aem.response_entropy(self._old_pass(samples)[2], mask)
             metrics["entropy_change"] = float((after - proxy).mean())  # realised, on this batch

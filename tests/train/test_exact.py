@@ -81,3 +81,39 @@ def test_relative_surprisal_of_samples(tiny) -> None:
     assert float(rel[0]) == pytest.approx(float(dist.surprisal[dist.row(a)]) - dist.entropy)
     assert float(rel[2]) == pytest.approx(float(dist.surprisal[dist.row(b)]) - dist.entropy)
     assert torch.isnan(rel[[1, 3, 4]]).all()  # beyond max_prompts, or a response the sampler cannot produce
+
+
+def test_learner_exact_diagnostics_are_of_the_policy_that_sampled(tiny) -> None:
+    """`learner.exact_diagnostics` correlates α − 1 with S − H of the policy that sampled the responses, not of the
+    policy after the update (which moved S on purpose: that would confound the diagnostic with the update itself)."""
+    import copy
+
+    from harness.config import LearnerSection
+    from harness.train.batching import TurnSample
+    from harness.train.learner import LocalLearner
+
+    model, tokenizer, prompt, letters, eos = _setup(tiny)
+    model = copy.deepcopy(model)
+    sampler_policy = copy.deepcopy(model)
+    to_ids = {ch: token for ch, token in zip("ABCD", letters, strict=True)}
+    codes = ["BAD", "AAA", "BAC", "CDC", "BCC", "AB", "DDDD", "BAA"]
+    responses = [[to_ids[ch] for ch in code] + ([eos] if len(code) < 4 else []) for code in codes]
+    samples = [TurnSample(prompt_ids=prompt, response_ids=response, score=float(i % 3), step_reward=0.0, uid="g0",
+                          traj_uid=f"t{i}", turn=0, anchor_obs="", valid=True)
+               for i, response in enumerate(responses)]
+    config = LearnerSection(modulator="aem", aem_min_range=0.0, lr=0.05, ppo_epochs=2, reward_scale=1.0,
+                            exact_diagnostics=True)
+    learner = LocalLearner(model, tokenizer, config, allowed_token_ids=[*letters, eos])
+    metrics = learner.update_samples(samples)
+
+    alpha = torch.tensor(learner.last_turns["alpha"], dtype=torch.float64) - 1
+
+    def corr(policy) -> float:
+        rel = exact_relative_surprisal(policy, [prompt] * len(responses), responses, [*letters, eos], eos_id=eos,
+                                       max_new_tokens=4)
+        return float(torch.corrcoef(torch.stack([alpha, rel]))[0, 1])
+
+    before, after = corr(sampler_policy), corr(model)
+    assert abs(before - after) > 0.01  # the update moved S − H: the test can tell the two apart
+    assert metrics["diag/exact_corr_alpha_rel_surprisal"] == pytest.approx(before, abs=2e-3)
+    assert metrics["diag/exact_samples"] == len(samples)
