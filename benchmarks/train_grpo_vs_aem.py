@@ -96,6 +96,7 @@ def per_run(run_dir: Path, iterations: int) -> dict[str, float]:
         "eval_final": curve(rows, "eval/success").get(iterations, float("nan")),
         "alpha_prompt_std": window_mean(curve(rows, "learner/diag/alpha_prompt_std"), 1, iterations),
         "exact_corr": window_mean(curve(rows, "learner/diag/exact_corr_alpha_rel_surprisal"), 1, iterations),
+        "exact_within": window_mean(curve(rows, "learner/diag/exact_within_prompt_corr"), 1, iterations),
         "minutes": sum(curve(rows, "iteration_time_s").values()) / 60,
     }
 
@@ -103,10 +104,11 @@ def per_run(run_dir: Path, iterations: int) -> dict[str, float]:
 def summarise(runs: dict[str, list[Path]], seeds: list[int], iterations: int, out: Path) -> str:
     """The Markdown tables (per method; each method against GRPO, paired by seed) and the plot."""
     numbers = {m: [per_run(d, iterations) for d in dirs] for m, dirs in runs.items()}
-    keys = ("primary", "entropy_early", "entropy_late", "eval_final", "alpha_prompt_std", "exact_corr", "minutes")
+    keys = ("primary", "entropy_early", "entropy_late", "eval_final", "alpha_prompt_std", "exact_corr",
+            "exact_within", "minutes")
     lines = ["| method | seeds | **train success, last third** | response entropy, first third | ... last third | "
-             "eval success (final) | α std within a prompt | r(α − 1, S − H) exact | minutes per run |",
-             "|" + "---|" * 9]
+             "eval success (final) | α std within a prompt | r(α − 1, S − H) exact | ... within a prompt | "
+             "minutes per run |", "|" + "---|" * 10]
     for method, rows in numbers.items():
         lines.append(f"| {method} | {len(rows)} | " + " | ".join(mean_std([r[k] for r in rows]) for k in keys) + " |")
     if "grpo" in numbers:

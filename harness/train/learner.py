@@ -348,7 +348,10 @@ class LocalLearner:
         return out
 
     def _exact_diagnostics(self, samples: list[TurnSample], alpha: torch.Tensor) -> dict[str, float]:
-        """Correlation and sign agreement of α − 1 with the exact S − H of the first-turn responses (enumerated)."""
+        """Correlation and sign agreement of α − 1 with the exact S − H of the first-turn responses (enumerated):
+        pooled over the batch, and within each prompt's samples (the theory's prediction is r < 0 there: α > 1 for
+        confident responses), with the share of prompts where it holds.
+        """
         from harness.train.exact import exact_relative_surprisal
 
         if self.allowed is None:
@@ -365,10 +368,16 @@ class LocalLearner:
         if int(keep.sum()) < 2:
             return {}
         x, y = a[keep], rel[keep]
-        corr = float(torch.corrcoef(torch.stack([x, y]))[0, 1])
-        return {"diag/exact_corr_alpha_rel_surprisal": corr,
+        prompts = group_indices([repr(samples[i].prompt_ids) for i in first])[keep]
+        within = [float(torch.corrcoef(torch.stack([x[prompts == p], y[prompts == p]]))[0, 1])
+                  for p in prompts.unique().tolist() if int((prompts == p).sum()) > 2]
+        within = [r for r in within if r == r]  # NaN: α or S − H constant among the prompt's samples
+        return {"diag/exact_corr_alpha_rel_surprisal": float(torch.corrcoef(torch.stack([x, y]))[0, 1]),
                 "diag/exact_sign_agreement": float((torch.sign(x) == torch.sign(y)).double().mean()),
-                "diag/exact_samples": float(keep.sum())}
+                "diag/exact_samples": float(keep.sum()),
+                "diag/exact_within_prompt_corr": sum(within) / len(within) if within else float("nan"),
+                "diag/exact_prompts_predicted_sign": (sum(r < 0 for r in within) / len(within) if within
+                                                      else float("nan"))}
 
     @staticmethod
     def _batch_metrics(samples: list[TurnSample], mask: torch.Tensor, entropy: torch.Tensor, proxy: torch.Tensor,

@@ -117,3 +117,6 @@ def test_learner_exact_diagnostics_are_of_the_policy_that_sampled(tiny) -> None:
     assert abs(before - after) > 0.01  # the update moved S − H: the test can tell the two apart
     assert metrics["diag/exact_corr_alpha_rel_surprisal"] == pytest.approx(before, abs=2e-3)
     assert metrics["diag/exact_samples"] == len(samples)
+    # one prompt: the within-prompt figures are the pooled correlation and its sign
+    assert metrics["diag/exact_within_prompt_corr"] == pytest.approx(before, abs=2e-3)
+    assert metrics["diag/exact_prompts_predicted_sign"] == float(before < 0)
