@@ -100,9 +100,10 @@ class Trainer:
         self.resumed_from: Path | None = None
         if resume and (ckpt := latest_checkpoint(self.run_dir)) is not None:
             self.load(ckpt)
-        # what a killed iteration left after the checkpoint is played again
-        self.logger.truncate_after(self.iteration)
-        done = self.iteration
+        # What a killed iteration left after the checkpoint is played again; without a checkpoint everything is, the
+        # initial evaluation included (reusing its stored episodes would skip its sampling and shift later draws).
+        done = self.iteration if self.resumed_from is not None else -1
+        self.logger.truncate_after(done)
         self.store.keep_only(lambda record: (record.get("iteration") or 0) <= done)
 
     # ----- state --------------------------------------------------------------------------------------------------

@@ -108,6 +108,30 @@ def test_kill_and_resume_restores_the_saved_state(tmp_path):
     assert json.loads((latest_checkpoint(tmp_path) / "meta.json").read_text())["iteration"] == 4
 
 
+def test_a_run_killed_before_its_first_checkpoint_resumes_as_a_fresh_run(tmp_path):
+    """Without a checkpoint, resuming starts over, initial evaluation included: one row per iteration, and the same
+    numbers as a run never killed (reusing the stored evaluation would skip its sampling and shift every later draw).
+    """
+    extra = ("loop.iterations=2", "loop.eval_every=2", "loop.eval_tasks=4", "loop.tasks_per_iter=2",
+             "rollout.samples=4", "loop.checkpoint_every=0")
+    fresh = Trainer(_config(tmp_path / "fresh", *extra), progress=False).run()
+    killed = Trainer(_config(tmp_path / "killed", *extra), progress=False)
+    killed.logger.log({"iteration": 0, **killed.evaluate()})  # the initial evaluation and one iteration, no checkpoint
+    killed.step()
+    killed.close()
+    resumed = Trainer(_config(tmp_path / "killed", *extra, "output.resume=true"), progress=False)
+    assert resumed.resumed_from is None
+    resumed.run()
+    rows = read_metrics(tmp_path / "killed")
+    assert [r["iteration"] for r in rows] == [0, 1, 2]
+
+    def results(row: dict) -> str:  # as JSON, so that NaN equals NaN
+        return json.dumps({k: v for k, v in row.items() if not k.endswith(("time_s", "per_s"))}, sort_keys=True)
+
+    assert [results(r) for r in rows] == [results(r) for r in fresh]
+    assert len(read_episodes(tmp_path / "killed")) == len(read_episodes(tmp_path / "fresh")) == 4 + 2 * 2 * 4 + 4
+
+
 def test_config_files_overrides_and_old_keys(tmp_path):
     cfg = load_config(TrainConfig, [str(CONFIG), "learner.lr=3e-3", "env.kwargs={n_rooms: 3}"])
     assert cfg.learner.lr == 3e-3 and cfg.env.kwargs == {"n_rooms": 3} and cfg.policy.name == "tiny"
