@@ -73,6 +73,8 @@ POLL_S = 0.5
 #: What an exec prints when its command never started (the engine could not create it, or `timeout` could not fork).
 EXEC_START_FAILED = ("OCI runtime exec failed", "unable to start container process", "timeout: fork system call failed")
 PIDS_EXHAUSTED = "Resource temporarily unavailable"
+#: The runtime's answer once the container's init died; the engine may still report "running" for a moment.
+STOPPED_STATE = "cannot exec in a stopped state"
 RUN_ID = os.environ.get("AEMGYM_RUN_ID") or uuid.uuid4().hex[:12]  # this process's containers, for `gc`
 DEFAULT_MAX_LIFETIME_S = 6 * 3600.0
 #: Go `os.FileMode` bits in the engine's path stat: a symlink, and every non-regular type (dir, link, pipe, socket,
@@ -190,7 +192,7 @@ class DockerSandbox(Sandbox):
     # ----- commands --------------------------------------------------------------------------------------------------
     def _exec(self, cmd: str, timeout_s: float, stdin: bytes | None = None) -> ExecResult:
         result, runaway = self._exec_once(cmd, timeout_s, stdin)
-        stopped = result.exit_code in (126, -1) and self._stopped()
+        stopped = result.exit_code in (126, -1) and (STOPPED_STATE in result.output or self._stopped())
         cannot_start = stopped or (result.exit_code in (125, 126)
                                    and result.output.lstrip().startswith(EXEC_START_FAILED))
         if not (runaway or cannot_start or self._pids_full(PIDS_EXHAUSTED in result.output)):

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -28,6 +29,22 @@ def _open(driver, viewer: str, path: str) -> None:
     driver.get(viewer + path)
     assert "viewer error" not in driver.title and "not found" not in driver.title, driver.title
     assert not _css(driver, ".notice.error"), _css(driver, ".notice.error")[0].text
+
+
+def _follow(driver, element, url_part: str) -> None:
+    """Click `element` and wait until the page it leads to has loaded: the URL changes before the new document
+    replaces the old one, and elements read in between go stale."""
+    old = driver.find_element(By.TAG_NAME, "html")
+
+    def replaced(d) -> bool:
+        try:
+            old.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return url_part in d.current_url and d.execute_script("return document.readyState") == "complete"
+
+    element.click()
+    WebDriverWait(driver, 20).until(replaced)
 
 
 def _rows(driver, table_id: str) -> list:
@@ -96,8 +113,7 @@ def test_training_page(viewer, browser, screenshot, runs_root: Path) -> None:
     assert advantages[-1]["iteration"] == 2 and 0 < len(rows) <= len(advantages[-1]["alpha"])
     assert all(len(r.find_elements(By.CSS_SELECTOR, "td")) == 6 for r in rows)
     Select(browser.find_element(By.NAME, "group")).select_by_index(0)
-    browser.find_element(By.CSS_SELECTOR, "form.inline button").click()
-    WebDriverWait(browser, 20).until(lambda d: "group=" in d.current_url)
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "form.inline button"), "group=")
     assert _rows(browser, "group")
     screenshot(browser, "train")
 
@@ -107,8 +123,7 @@ def test_filters_search_and_permalinks(viewer, browser, runs_root: Path) -> None
     failures = [e for e in episodes if not e.success]
     _open(browser, viewer, f"/run?run={RANDOM}")
     Select(browser.find_element(By.NAME, "outcome")).select_by_value("failure")
-    browser.find_element(By.CSS_SELECTOR, "#filters button").click()
-    WebDriverWait(browser, 20).until(lambda d: "outcome=failure" in d.current_url)
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "#filters button"), "outcome=failure")
     assert browser.find_element(By.ID, "match-count").text.startswith(f"{len(failures)} of {len(episodes)}")
     assert {b.text for b in _css(browser, "#episodes .badge")} <= {"failure"}
     permalink = browser.current_url
@@ -118,8 +133,7 @@ def test_filters_search_and_permalinks(viewer, browser, runs_root: Path) -> None
     box = browser.find_element(By.NAME, "q")
     box.clear()
     box.send_keys(needle)
-    browser.find_element(By.CSS_SELECTOR, "#filters button").click()
-    WebDriverWait(browser, 20).until(lambda d: "q=" in d.current_url)
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "#filters button"), "q=")
     expected = [e for e in failures if e.task_type == kind
                 and any(needle.lower() in t.response.text.lower() for t in e.turns)]
     assert browser.find_element(By.ID, "match-count").text.startswith(f"{len(expected)} of")
@@ -133,13 +147,11 @@ def test_compare_from_the_runs_page(viewer, browser, screenshot, runs_root: Path
     _open(browser, viewer, "/")
     Select(browser.find_element(By.NAME, "a")).select_by_value(EXPERT)
     Select(browser.find_element(By.NAME, "b")).select_by_value(RANDOM)
-    browser.find_element(By.CSS_SELECTOR, "form.inline button").click()
-    WebDriverWait(browser, 20).until(lambda d: "/compare" in d.current_url)
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "form.inline button"), "/compare")
     tasks = {e.task_id for e in read_episodes(runs_root / EXPERT)}
     assert len(_rows(browser, "tasks")) == len(tasks)
     screenshot(browser, "compare")
-    _rows(browser, "tasks")[0].find_element(By.CSS_SELECTOR, "td a").click()
-    WebDriverWait(browser, 20).until(lambda d: "task=" in d.current_url)
+    _follow(browser, _rows(browser, "tasks")[0].find_element(By.CSS_SELECTOR, "td a"), "task=")
     sides = _css(browser, ".side")
     assert len(sides) == 2 and all(s.find_elements(By.CSS_SELECTOR, "table.compact tbody tr") for s in sides)
     assert sides[0].text.startswith(f"A: {EXPERT}") and sides[1].text.startswith(f"B: {RANDOM}")
