@@ -30,7 +30,7 @@ class _Phased(Protocol):
 EpisodeT = TypeVar("EpisodeT", bound=_Phased)
 
 
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     """The Wilson score interval for a binomial proportion; (0, 1) when n = 0."""
     if n <= 0:
         return 0.0, 1.0
@@ -66,8 +66,12 @@ def rate_block(task_ids: Sequence[str], statuses: Sequence[str], successes: Sequ
         outcomes[r[0]].append(float(bool(r[2])))
     k = min((len(v) for v in outcomes.values()), default=1)
     if k > 1:
+        # When every task agrees (all solved, or none) the bootstrap has nothing to resample and gives a zero-width
+        # interval; the interval is therefore never narrower than Wilson's over the tasks (each task's mean success
+        # counted once): 0 of 10 episodes on 2 tasks is 0–66%, not 0–0%.
         ci = success_rate_ci(outcomes)
-        low, high, method = ci.low, ci.high, "bootstrap over tasks"
+        task_low, task_high = wilson_interval(sum(sum(v) / len(v) for v in outcomes.values()), len(outcomes))
+        low, high, method = min(ci.low, task_low), max(ci.high, task_high), "bootstrap over tasks"
     else:
         (low, high), method = wilson_interval(wins, n), "Wilson"
     block: dict[str, Any] = {

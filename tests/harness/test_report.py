@@ -74,3 +74,18 @@ def test_several_samples_per_task_get_pass_at_k_and_a_task_clustered_interval(tm
     wilson_low, wilson_high = wilson_interval(7, 16)
     assert low <= 7 / 16 <= high and high - low > wilson_high - wilson_low  # correlated samples: a wider interval
     assert "pass@4: 75.0%" in markdown
+
+
+def test_tasks_that_all_agree_still_get_an_interval_as_wide_as_wilson_over_tasks(tmp_path):
+    """5 failed samples on each of 2 tasks: the bootstrap over tasks alone would say 0–0%."""
+    episodes = []
+    for task in range(2):
+        for sample in range(5):
+            e = _episode(task, "lit", False)
+            e.episode_id, e.sample_index = f"t{task}/{sample}", sample
+            episodes.append(e)
+    (tmp_path / "episodes.jsonl").write_text("".join(json.dumps(e.to_dict()) + "\n" for e in episodes))
+    summary, _ = report_run(tmp_path)
+    assert summary["samples_per_task"] == 5 and summary["success_rate"] == 0.0
+    assert summary["success_ci95"] == pytest.approx(list(wilson_interval(0, 2)))
+    assert summary["success_ci95"][1] > 0.6
